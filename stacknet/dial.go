@@ -1,0 +1,166 @@
+package stacknet
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strconv"
+	"syscall"
+)
+
+// Dial connects to address on the named network, as net.Dial does.
+// Networks: "udp" and "udp4". Addresses are IPv4 literals or "localhost"
+// with a port, such as "192.0.2.1:53"; names are not looked up yet.
+func (s *Stack) Dial(network, address string) (net.Conn, error) {
+	return s.DialContext(context.Background(), network, address)
+}
+
+// DialContext is Dial with a context. A UDP dial sends nothing, so it
+// only checks ctx before binding; the connection outlives ctx.
+func (s *Stack) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	switch network {
+	case "udp", "udp4":
+	default:
+		return nil, opError("dial", network, nil, nil, net.UnknownNetworkError(network))
+	}
+	raddr, err := resolveAddr(network, address, false)
+	if err != nil {
+		return nil, opError("dial", network, nil, nil, err)
+	}
+	c, err := s.DialUDP(ctx, network, netip.AddrPort{}, raddr)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DialUDP connects a UDP socket from laddr (the zero value picks the
+// route's source address and an ephemeral port) to raddr.
+func (s *Stack) DialUDP(ctx context.Context, network string, laddr, raddr netip.AddrPort) (*UDPConn, error) {
+	fail := func(err error) (*UDPConn, error) {
+		var src net.Addr
+		if laddr.IsValid() {
+			src = net.UDPAddrFromAddrPort(laddr)
+		}
+		return nil, opError("dial", network, src, net.UDPAddrFromAddrPort(raddr), err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(mapContextErr(err))
+	}
+	if !raddr.Addr().Is4() {
+		return fail(sysErr("connect", syscall.EAFNOSUPPORT))
+	}
+	r, err := s.findRoute(raddr.Addr())
+	if err != nil {
+		return fail(sysErr("connect", err.(syscall.Errno)))
+	}
+	local := laddr
+	if !local.IsValid() || local.Addr().IsUnspecified() {
+		local = netip.AddrPortFrom(r.src, local.Port())
+	} else if !s.isLocalAddr(local.Addr()) && !local.Addr().IsLoopback() {
+		return fail(sysErr("bind", syscall.EADDRNOTAVAIL))
+	}
+	c, err := s.newUDPConn(network, local, raddr)
+	if err != nil {
+		return fail(err)
+	}
+	return c, nil
+}
+
+// ListenPacket announces on the local address, as net.ListenPacket does.
+// Networks: "udp" and "udp4". An empty host or 0.0.0.0 listens on every
+// address; port 0 picks an ephemeral port.
+func (s *Stack) ListenPacket(network, address string) (net.PacketConn, error) {
+	switch network {
+	case "udp", "udp4":
+	default:
+		return nil, opError("listen", network, nil, nil, net.UnknownNetworkError(network))
+	}
+	laddr, err := resolveAddr(network, address, true)
+	if err != nil {
+		return nil, opError("listen", network, nil, nil, err)
+	}
+	c, err := s.ListenUDP(network, laddr)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ListenUDP binds a UDP socket at laddr.
+func (s *Stack) ListenUDP(network string, laddr netip.AddrPort) (*UDPConn, error) {
+	fail := func(err error) (*UDPConn, error) {
+		return nil, opError("listen", network, nil, net.UDPAddrFromAddrPort(laddr), err)
+	}
+	a := laddr.Addr()
+	if !a.IsValid() {
+		laddr = netip.AddrPortFrom(netip.IPv4Unspecified(), laddr.Port())
+	} else if !a.Is4() {
+		return fail(sysErr("bind", syscall.EAFNOSUPPORT))
+	} else if !a.IsUnspecified() && !s.isLocalAddr(a) && !a.IsLoopback() && !a.IsMulticast() && a != limitedBroadcast {
+		// Linux: bind to an address that is not ours fails.
+		return fail(sysErr("bind", syscall.EADDRNOTAVAIL))
+	}
+	c, err := s.newUDPConn(network, laddr, netip.AddrPort{})
+	if err != nil {
+		return fail(err)
+	}
+	return c, nil
+}
+
+// resolveAddr parses "host:port" for the stack: host is an IPv4 literal,
+// "localhost", or (when listening) empty.
+func resolveAddr(network, address string, listen bool) (netip.AddrPort, error) {
+	host, portStr, err := net.SplitHostPort(address)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	port, err := parsePort(network, portStr)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	var ip netip.Addr
+	switch host {
+	case "":
+		if listen {
+			ip = netip.IPv4Unspecified()
+		} else {
+			ip = netip.AddrFrom4([4]byte{127, 0, 0, 1}) // as net.Dial: the local system
+		}
+	case "localhost":
+		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	default:
+		ip, err = netip.ParseAddr(host)
+		if err != nil {
+			return netip.AddrPort{}, &net.DNSError{Err: "stacknet resolves no names yet: use an IP address", Name: host, IsNotFound: true}
+		}
+		ip = ip.Unmap()
+		if !ip.Is4() {
+			return netip.AddrPort{}, &net.AddrError{Err: "IPv6 is not supported by stacknet", Addr: host}
+		}
+	}
+	return netip.AddrPortFrom(ip, port), nil
+}
+
+func parsePort(network, s string) (uint16, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if n, err := strconv.ParseUint(s, 10, 16); err == nil {
+		return uint16(n), nil
+	}
+	p, err := net.LookupPort(network, s)
+	if err != nil {
+		return 0, err
+	}
+	return uint16(p), nil
+}
+
+// mapContextErr turns a context's error into what package net's dial
+// returns inside its *net.OpError.
+func mapContextErr(err error) error {
+	if err == context.DeadlineExceeded {
+		return errDeadline
+	}
+	return err
+}

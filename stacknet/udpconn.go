@@ -1,0 +1,250 @@
+package stacknet
+
+import (
+	"net"
+	"net/netip"
+	"syscall"
+	"time"
+)
+
+var (
+	_ net.Conn       = (*UDPConn)(nil)
+	_ net.PacketConn = (*UDPConn)(nil)
+)
+
+// The *net.OpError values below carry the same Op, Net, Source and Addr
+// as *net.UDPConn's on Linux, and the same system-call names inside.
+
+func (c *UDPConn) opErr(op string, addr net.Addr, err error) error {
+	if op == "read" || op == "write" {
+		if addr == nil {
+			addr = c.remoteAddr()
+		}
+	}
+	return opError(op, c.network, c.laddr, addr, err)
+}
+
+func (c *UDPConn) remoteAddr() net.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.raddr
+}
+
+// Read reads one datagram from the connected peer into b, truncating it
+// silently if b is too short. A zero-length b returns at once, as on
+// Linux.
+func (c *UDPConn) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		if c.isClosed() {
+			return 0, c.opErr("read", nil, errClosed)
+		}
+		return 0, nil
+	}
+	n, _, _, err := c.recv(b, "read")
+	if err != nil {
+		return n, c.opErr("read", nil, err)
+	}
+	return n, nil
+}
+
+// ReadFrom reads one datagram into b and returns its sender as a
+// *net.UDPAddr. A datagram longer than b is truncated silently.
+func (c *UDPConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, addr, err := c.ReadFromUDP(b)
+	if addr == nil {
+		return n, nil, err
+	}
+	return n, addr, err
+}
+
+// ReadFromUDP is ReadFrom with a typed address.
+func (c *UDPConn) ReadFromUDP(b []byte) (int, *net.UDPAddr, error) {
+	n, from, err := c.ReadFromUDPAddrPort(b)
+	if err != nil {
+		return n, nil, err
+	}
+	return n, net.UDPAddrFromAddrPort(from), nil
+}
+
+// ReadFromUDPAddrPort is ReadFrom returning a netip.AddrPort; it does not
+// allocate.
+func (c *UDPConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
+	n, from, _, err := c.recv(b, "recvfrom")
+	if err != nil {
+		return n, netip.AddrPort{}, c.opErr("read", nil, err)
+	}
+	return n, from, nil
+}
+
+// ReadMsgUDPAddrPort reads one datagram; flags has syscall.MSG_TRUNC set
+// when it was truncated. The stack delivers no control messages, so oobn
+// is always 0.
+func (c *UDPConn) ReadMsgUDPAddrPort(b, oob []byte) (n, oobn, flags int, addr netip.AddrPort, err error) {
+	n, addr, trunc, err := c.recv(b, "recvmsg")
+	if err != nil {
+		return n, 0, 0, netip.AddrPort{}, c.opErr("read", nil, err)
+	}
+	if trunc {
+		flags |= syscall.MSG_TRUNC
+	}
+	return n, 0, flags, addr, nil
+}
+
+// Write sends b as one datagram to the connected peer.
+func (c *UDPConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	remote, connected := c.remote, c.connected
+	c.mu.Unlock()
+	if !connected {
+		if c.isClosed() {
+			return 0, c.opErr("write", nil, errClosed)
+		}
+		return 0, c.opErr("write", nil, sysErr("write", syscall.EDESTADDRREQ))
+	}
+	n, err := c.send(b, remote, "write")
+	if err != nil {
+		return n, c.opErr("write", nil, err)
+	}
+	return n, nil
+}
+
+// WriteTo sends b as one datagram to addr, which must be a *net.UDPAddr:
+// any other address gives a *net.OpError with EINVAL. On a connected
+// socket it fails with net.ErrWriteToConnected, as package net's does.
+func (c *UDPConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	a, ok := addr.(*net.UDPAddr)
+	if !ok || a == nil {
+		return 0, opError("write", c.network, c.laddr, addr, syscall.EINVAL)
+	}
+	return c.WriteToUDP(b, a)
+}
+
+// WriteToUDP is WriteTo with a typed address.
+func (c *UDPConn) WriteToUDP(b []byte, addr *net.UDPAddr) (int, error) {
+	if addr == nil {
+		return 0, opError("write", c.network, c.laddr, nil, errMissingAddress)
+	}
+	ap := addr.AddrPort()
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	if c.isConnected() {
+		return 0, opError("write", c.network, c.laddr, addr, net.ErrWriteToConnected)
+	}
+	n, err := c.send(b, ap, "sendto")
+	if err != nil {
+		return n, opError("write", c.network, c.laddr, addr, err)
+	}
+	return n, nil
+}
+
+// WriteToUDPAddrPort is WriteTo with a netip.AddrPort; it does not
+// allocate.
+func (c *UDPConn) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	if c.isConnected() {
+		return 0, opError("write", c.network, c.laddr, net.UDPAddrFromAddrPort(addr), net.ErrWriteToConnected)
+	}
+	n, err := c.send(b, netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()), "sendto")
+	if err != nil {
+		return n, opError("write", c.network, c.laddr, net.UDPAddrFromAddrPort(addr), err)
+	}
+	return n, nil
+}
+
+// WriteMsgUDPAddrPort sends b to addr, or to the connected peer when addr
+// is the zero value. oob is not supported and must be empty.
+func (c *UDPConn) WriteMsgUDPAddrPort(b, oob []byte, addr netip.AddrPort) (n, oobn int, err error) {
+	if len(oob) > 0 {
+		return 0, 0, opError("write", c.network, c.laddr, nil, syscall.EOPNOTSUPP)
+	}
+	if !addr.IsValid() {
+		n, err = c.Write(b)
+		return n, 0, err
+	}
+	n, err = c.WriteToUDPAddrPort(b, addr)
+	return n, 0, err
+}
+
+// Close closes the socket. Blocked reads return net.ErrClosed; a second
+// Close returns an error wrapping net.ErrClosed.
+func (c *UDPConn) Close() error {
+	if !c.release() {
+		return c.opErr("close", c.remoteAddr(), errClosed)
+	}
+	return nil
+}
+
+// LocalAddr returns the bound address as a *net.UDPAddr.
+func (c *UDPConn) LocalAddr() net.Addr { return c.laddr }
+
+// RemoteAddr returns the connected peer as a *net.UDPAddr, or nil.
+func (c *UDPConn) RemoteAddr() net.Addr { return c.remoteAddr() }
+
+// SetDeadline sets the read and write deadlines.
+func (c *UDPConn) SetDeadline(t time.Time) error {
+	if c.isClosed() {
+		return opError("set", c.network, nil, c.laddr, errClosed)
+	}
+	c.rdl.set(t)
+	c.wdl.set(t)
+	return nil
+}
+
+// SetReadDeadline sets the read deadline; it applies to reads already
+// blocked.
+func (c *UDPConn) SetReadDeadline(t time.Time) error {
+	if c.isClosed() {
+		return opError("set", c.network, nil, c.laddr, errClosed)
+	}
+	c.rdl.set(t)
+	return nil
+}
+
+// SetWriteDeadline sets the write deadline.
+func (c *UDPConn) SetWriteDeadline(t time.Time) error {
+	if c.isClosed() {
+		return opError("set", c.network, nil, c.laddr, errClosed)
+	}
+	c.wdl.set(t)
+	return nil
+}
+
+// SetReadBuffer sets the receive buffer. As on Linux, the kernel doubles
+// the value for bookkeeping overhead, with a floor of 2304 bytes.
+func (c *UDPConn) SetReadBuffer(bytes int) error {
+	if c.isClosed() {
+		return opError("set", c.network, nil, c.laddr, errClosed)
+	}
+	if bytes < 0 {
+		return opError("set", c.network, nil, c.laddr, sysErr("setsockopt", syscall.EINVAL))
+	}
+	c.mu.Lock()
+	c.rcvbuf = max(2*bytes, 2304)
+	c.mu.Unlock()
+	return nil
+}
+
+// SetWriteBuffer is accepted for compatibility: sends are never queued
+// inside the socket, so there is no send buffer to size.
+func (c *UDPConn) SetWriteBuffer(bytes int) error {
+	if c.isClosed() {
+		return opError("set", c.network, nil, c.laddr, errClosed)
+	}
+	if bytes < 0 {
+		return opError("set", c.network, nil, c.laddr, sysErr("setsockopt", syscall.EINVAL))
+	}
+	return nil
+}
+
+func (c *UDPConn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+func (c *UDPConn) isConnected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.connected
+}
+
+// errMissingAddress is package net's error for a send with no address.
+var errMissingAddress = &net.AddrError{Err: "missing address"}
