@@ -65,7 +65,8 @@ func (p Packet) THA() ether.Addr { return ether.Addr(p[18:24]) }
 // TPA is the target protocol address.
 func (p Packet) TPA() netip.Addr { return netip.AddrFrom4([4]byte(p[24:28])) }
 
-// Put writes a packet into the first PacketLen bytes of b.
+// Put writes a packet into the first PacketLen bytes of b. The protocol
+// addresses spa and tpa must be IPv4 (or IPv4-mapped) addresses.
 func Put(b []byte, op uint16, sha ether.Addr, spa netip.Addr, tha ether.Addr, tpa netip.Addr) {
 	_ = b[PacketLen-1]
 	binary.BigEndian.PutUint16(b[0:2], hrdEthernet)
