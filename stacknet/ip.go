@@ -90,16 +90,7 @@ func (s *Stack) destination(i *Interface, dst netip.Addr) (bcast, local bool) {
 }
 
 // isLocalAddr reports whether a is the address of one of the interfaces.
-func (s *Stack) isLocalAddr(a netip.Addr) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, i := range s.ifaces {
-		if i.addr.Addr() == a {
-			return true
-		}
-	}
-	return false
-}
+func (s *Stack) isLocalAddr(a netip.Addr) bool { return s.ifaces.Load().isLocal(a) }
 
 // deliver hands a datagram for this host to its protocol.
 func (s *Stack) deliver(i *Interface, h ipv4.Header, bcast bool) {

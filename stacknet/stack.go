@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stacknet/stacknet/link"
@@ -70,8 +71,11 @@ type Stack struct {
 	udp    *udp.Table[*UDPConn]
 	pings  pinger
 
-	mu     sync.RWMutex
-	ifaces []*Interface // by index; index 0 is the loopback unless NoLoopback
+	// ifaces is read on every packet, so it is a snapshot replaced whole
+	// (under mu) when an interface is added, and read without a lock.
+	ifaces atomic.Pointer[ifaceSet]
+
+	mu     sync.Mutex
 	closed bool
 	socks  map[closer]struct{} // open sockets, closed by Stack.Close
 	done   chan struct{}       // closed by Close
@@ -106,6 +110,7 @@ func New(cfg Config) (*Stack, error) {
 		socks:  make(map[closer]struct{}),
 		done:   make(chan struct{}),
 	}
+	s.ifaces.Store(&ifaceSet{})
 	s.pings.init()
 	s.reasm = ipv4.NewReassembler(cfg.Reassembly, s.timers, s.reassemblyTimedOut)
 	if !cfg.NoLoopback {
@@ -134,14 +139,13 @@ func (s *Stack) AddInterface(dev link.Device, addr netip.Prefix) (*Interface, er
 		s.mu.Unlock()
 		return nil, errStackClosed
 	}
-	for _, other := range s.ifaces {
-		if other.addr.Addr() == addr.Addr() {
-			s.mu.Unlock()
-			return nil, fmt.Errorf("stacknet: address %v is already on interface %s", addr.Addr(), other.name)
-		}
+	old := s.ifaces.Load()
+	if old.isLocal(addr.Addr()) {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("stacknet: address %v is already on an interface", addr.Addr())
 	}
-	ifc := newInterface(s, len(s.ifaces), dev, addr)
-	s.ifaces = append(s.ifaces, ifc)
+	ifc := newInterface(s, len(old.list), dev, addr)
+	s.ifaces.Store(old.with(ifc))
 	s.mu.Unlock()
 
 	// The subnet is on the link; our own address is reached through the
@@ -173,15 +177,13 @@ func (s *Stack) AddRoute(dst netip.Prefix, gateway netip.Addr) error {
 	} else if !hop.Is4() {
 		return fmt.Errorf("stacknet: gateway %v is not an IPv4 address", gateway)
 	}
-	s.mu.RLock()
 	var ifc *Interface
-	for _, i := range s.ifaces {
+	for _, i := range s.ifaces.Load().list {
 		if i.dev.Kind() == link.Ethernet && i.addr.Contains(hop) {
 			ifc = i
 			break
 		}
 	}
-	s.mu.RUnlock()
 	if ifc == nil {
 		return fmt.Errorf("stacknet: %v is not on the subnet of any interface: add the interface first", hop)
 	}
@@ -193,9 +195,7 @@ func (s *Stack) Routes() []ipv4.Route { return s.routes.Routes() }
 
 // Interfaces returns the stack's interfaces, the loopback first.
 func (s *Stack) Interfaces() []*Interface {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return append([]*Interface(nil), s.ifaces...)
+	return append([]*Interface(nil), s.ifaces.Load().list...)
 }
 
 // Stats returns a snapshot of the stack's counters.
@@ -235,7 +235,7 @@ func (s *Stack) Close() error {
 		socks = append(socks, c)
 	}
 	clear(s.socks)
-	ifaces := s.ifaces
+	ifaces := s.ifaces.Load().list
 	s.mu.Unlock()
 
 	for _, c := range socks {
@@ -255,7 +255,7 @@ func (s *Stack) Close() error {
 		}
 	}
 	s.reasm.Close()
-	s.timers.Close()
+	s.timers.CloseWait()
 	return errors.Join(errs...)
 }
 
@@ -278,23 +278,45 @@ func (s *Stack) unregister(c closer) {
 
 // iface returns the interface with index i.
 func (s *Stack) iface(i int) *Interface {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if i < 0 || i >= len(s.ifaces) {
+	l := s.ifaces.Load().list
+	if i < 0 || i >= len(l) {
 		return nil
 	}
-	return s.ifaces[i]
+	return l[i]
 }
 
 func (s *Stack) loopback() *Interface {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, i := range s.ifaces {
-		if i.dev.Kind() == link.IP {
+	for _, i := range s.ifaces.Load().list {
+		if i.kind == link.IP {
 			return i
 		}
 	}
 	return nil
+}
+
+// ifaceSet is an immutable snapshot of the interfaces and their
+// addresses.
+type ifaceSet struct {
+	list  []*Interface // by index; the loopback first unless NoLoopback
+	addrs []netip.Addr // the interfaces' own addresses
+}
+
+// with returns a new set with ifc added.
+func (set *ifaceSet) with(ifc *Interface) *ifaceSet {
+	return &ifaceSet{
+		list:  append(append([]*Interface(nil), set.list...), ifc),
+		addrs: append(append([]netip.Addr(nil), set.addrs...), ifc.addr.Addr()),
+	}
+}
+
+// isLocal reports whether a is one of the interfaces' addresses.
+func (set *ifaceSet) isLocal(a netip.Addr) bool {
+	for _, b := range set.addrs {
+		if a == b {
+			return true
+		}
+	}
+	return false
 }
 
 // now is the protocol clock's time.

@@ -78,15 +78,15 @@ type IPStats struct {
 
 // ICMPStats follow RFC 4293's icmpStatsTable and icmpMsgStatsTable.
 type ICMPStats struct {
-	InMsgs, InErrors, InCsumErrors            uint64
-	InEchos, InEchoReps                       uint64
-	InDestUnreachs, InTimeExcds, InParmProbs  uint64
-	OutMsgs, OutErrors                        uint64
-	OutEchos, OutEchoReps                     uint64
-	OutDestUnreachs, OutTimeExcds             uint64
-	OutRateLimited                            uint64 // errors not sent because of the rate limit
-	InUnknownTypes                            uint64
-	InErrorsDelivered                         uint64 // errors that reached the socket they concern
+	InMsgs, InErrors, InCsumErrors           uint64
+	InEchos, InEchoReps                      uint64
+	InDestUnreachs, InTimeExcds, InParmProbs uint64
+	OutMsgs, OutErrors                       uint64
+	OutEchos, OutEchoReps                    uint64
+	OutDestUnreachs, OutTimeExcds            uint64
+	OutRateLimited                           uint64 // errors not sent because of the rate limit
+	InUnknownTypes                           uint64
+	InErrorsDelivered                        uint64 // errors that reached the socket they concern
 }
 
 // UDPStats follow RFC 4113's udp group, as netstat -s prints it.

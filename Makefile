@@ -1,0 +1,50 @@
+# stacknet: the two set-up commands are `make demo` and `make test`.
+
+GO        ?= go
+FUZZTIME  ?= 10s
+PKGS      := ./...
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: demo test test-race test-norace bench fuzz lint staticcheck soak
+
+## demo: two stacks on an in-memory wire ping each other and exchange UDP (no root).
+demo:
+	$(GO) run ./cmd/stacknet demo
+
+## test: every test under the race detector, then the allocation tests without it
+## (the race detector makes sync.Pool drop items, so they are race-free only).
+## As root the TAP and PF_PACKET interop tests run too; otherwise they skip.
+test: test-race test-norace
+
+test-race:
+	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+
+test-norace:
+	$(GO) test -count=1 -run 'Alloc' $(PKGS)
+
+## bench: every benchmark, stacknet beside the kernel's loopback where both exist.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+## fuzz: a short run ($(FUZZTIME)) of every fuzz target.
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+		dir=$$(dirname $$f); \
+		for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
+			echo "fuzz $$dir $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$dir; \
+		done; \
+	done
+
+## lint: gofmt, go vet (Linux, macOS, FreeBSD) and staticcheck.
+lint: staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	GOOS=darwin $(GO) vet $(PKGS)
+	GOOS=freebsd $(GO) vet $(PKGS)
+	"$$($(GO) env GOPATH)/bin/staticcheck" $(PKGS)
+
+staticcheck:
+	@test -x "$$($(GO) env GOPATH)/bin/staticcheck" || \
+		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
