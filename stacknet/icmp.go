@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"syscall"
 
+	"github.com/stacknet/stacknet/link"
 	"github.com/stacknet/stacknet/proto/icmp"
 	"github.com/stacknet/stacknet/proto/ipv4"
 )
@@ -186,13 +187,16 @@ func (s *Stack) sendICMPErrorQuote(q quote, typ, code uint8, info uint32) {
 			return
 		}
 	}
-	if !s.icmpRL.Allow(s.now()) {
-		add(&s.stats.ICMP.OutRateLimited)
-		return
-	}
 	r, err := s.findRoute(q.src)
 	if err != nil {
 		add(&s.stats.ICMP.OutErrors)
+		return
+	}
+	// As Linux: errors to ourselves through the loopback are never
+	// limited, nor is fragmentation needed, which path MTU discovery
+	// depends on; the rest pass a per-destination and a global bucket.
+	if r.ifc.kind != link.IP && icmp.RateLimited(typ, code) && !s.icmpRL.AllowTo(q.src, s.now()) {
+		add(&s.stats.ICMP.OutRateLimited)
 		return
 	}
 	src := r.src

@@ -68,8 +68,12 @@ func (s *Stack) newUDPConn(network string, local, remote netip.AddrPort) (*UDPCo
 		switch {
 		case errors.Is(err, udp.ErrAddrInUse):
 			return nil, sysErr("bind", syscall.EADDRINUSE)
+		case errors.Is(err, udp.ErrNoPorts) && remote.IsValid():
+			// Linux: an implicit bind by connect finds no port: EAGAIN.
+			return nil, sysErr("connect", syscall.EAGAIN)
 		case errors.Is(err, udp.ErrNoPorts):
-			return nil, sysErr("bind", syscall.EADDRNOTAVAIL)
+			// Linux: bind to port 0 finds no port: EADDRINUSE.
+			return nil, sysErr("bind", syscall.EADDRINUSE)
 		}
 		return nil, err
 	}
