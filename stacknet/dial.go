@@ -15,13 +15,16 @@ func (s *Stack) Dial(network, address string) (net.Conn, error) {
 	return s.DialContext(context.Background(), network, address)
 }
 
-// DialContext is Dial with a context. A UDP dial sends nothing, so it
-// only checks ctx before binding; the connection outlives ctx.
+// DialContext is Dial with a context. A UDP dial sends nothing, so ctx
+// is only checked before the socket is bound; the connection outlives it.
 func (s *Stack) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	switch network {
 	case "udp", "udp4":
 	default:
 		return nil, opError("dial", network, nil, nil, net.UnknownNetworkError(network))
+	}
+	if address == "" {
+		return nil, opError("dial", network, nil, nil, errMissingAddress)
 	}
 	raddr, err := resolveAddr(network, address, false)
 	if err != nil {
@@ -40,16 +43,17 @@ func (s *Stack) DialUDP(ctx context.Context, network string, laddr, raddr netip.
 	fail := func(err error) (*UDPConn, error) {
 		var src net.Addr
 		if laddr.IsValid() {
-			src = net.UDPAddrFromAddrPort(laddr)
+			src = resolvedUDPAddr(laddr)
 		}
-		return nil, opError("dial", network, src, net.UDPAddrFromAddrPort(raddr), err)
+		return nil, opError("dial", network, src, resolvedUDPAddr(raddr), err)
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(mapContextErr(err))
 	}
-	if !raddr.Addr().Is4() {
-		return fail(sysErr("connect", syscall.EAFNOSUPPORT))
+	if !raddr.Addr().Unmap().Is4() {
+		return fail(nonIPv4(raddr.Addr()))
 	}
+	raddr = netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port())
 	r, err := s.findRoute(raddr.Addr())
 	if err != nil {
 		return fail(sysErr("connect", err.(syscall.Errno)))
@@ -69,10 +73,22 @@ func (s *Stack) DialUDP(ctx context.Context, network string, laddr, raddr netip.
 
 // ListenPacket announces on the local address, as net.ListenPacket does.
 // Networks: "udp" and "udp4". An empty host or 0.0.0.0 listens on every
-// address; port 0 picks an ephemeral port.
+// address; port 0 (or an empty address) picks an ephemeral port.
 func (s *Stack) ListenPacket(network, address string) (net.PacketConn, error) {
 	switch network {
 	case "udp", "udp4":
+	case "tcp", "tcp4":
+		// Package net resolves the address, then finds it is not one a
+		// packet socket takes.
+		a, err := resolveAddr(network, address, true)
+		if err != nil {
+			return nil, opError("listen", network, nil, nil, err)
+		}
+		ta := &net.TCPAddr{IP: resolvedUDPAddr(a).IP, Port: int(a.Port())}
+		if !a.Addr().IsValid() {
+			ta.IP = nil
+		}
+		return nil, opError("listen", network, nil, ta, &net.AddrError{Err: "unexpected address type", Addr: ta.String()})
 	default:
 		return nil, opError("listen", network, nil, nil, net.UnknownNetworkError(network))
 	}
@@ -87,21 +103,27 @@ func (s *Stack) ListenPacket(network, address string) (net.PacketConn, error) {
 	return c, nil
 }
 
-// ListenUDP binds a UDP socket at laddr.
+// ListenUDP binds a UDP socket at laddr. An address of the zero value
+// (netip.Addr{}) or 0.0.0.0 listens on every address.
 func (s *Stack) ListenUDP(network string, laddr netip.AddrPort) (*UDPConn, error) {
 	fail := func(err error) (*UDPConn, error) {
-		return nil, opError("listen", network, nil, net.UDPAddrFromAddrPort(laddr), err)
+		ea := resolvedUDPAddr(laddr)
+		if !laddr.Addr().IsValid() {
+			ea.IP = nil // as package net prints ":port"
+		}
+		return nil, opError("listen", network, nil, ea, err)
 	}
-	a := laddr.Addr()
-	if !a.IsValid() {
-		laddr = netip.AddrPortFrom(netip.IPv4Unspecified(), laddr.Port())
-	} else if !a.Is4() {
-		return fail(sysErr("bind", syscall.EAFNOSUPPORT))
-	} else if !a.IsUnspecified() && !s.isLocalAddr(a) && !a.IsLoopback() && !a.IsMulticast() && a != limitedBroadcast {
+	a := laddr.Addr().Unmap()
+	switch {
+	case !a.IsValid():
+		a = netip.IPv4Unspecified()
+	case !a.Is4():
+		return fail(nonIPv4(a))
+	case !a.IsUnspecified() && !s.isLocalAddr(a) && !a.IsLoopback() && !a.IsMulticast() && a != limitedBroadcast:
 		// Linux: bind to an address that is not ours fails.
 		return fail(sysErr("bind", syscall.EADDRNOTAVAIL))
 	}
-	c, err := s.newUDPConn(network, laddr, netip.AddrPort{})
+	c, err := s.newUDPConn(network, netip.AddrPortFrom(a, laddr.Port()), netip.AddrPort{})
 	if err != nil {
 		return fail(err)
 	}
@@ -109,8 +131,13 @@ func (s *Stack) ListenUDP(network string, laddr netip.AddrPort) (*UDPConn, error
 }
 
 // resolveAddr parses "host:port" for the stack: host is an IPv4 literal,
-// "localhost", or (when listening) empty.
+// "localhost", or empty. An empty host gives the zero netip.Addr when
+// listening (every address) and 127.0.0.1 when dialling, as package net
+// does; an empty address is ":0" when listening.
 func resolveAddr(network, address string, listen bool) (netip.AddrPort, error) {
+	if listen && address == "" {
+		return netip.AddrPort{}, nil
+	}
 	host, portStr, err := net.SplitHostPort(address)
 	if err != nil {
 		return netip.AddrPort{}, err
@@ -122,10 +149,8 @@ func resolveAddr(network, address string, listen bool) (netip.AddrPort, error) {
 	var ip netip.Addr
 	switch host {
 	case "":
-		if listen {
-			ip = netip.IPv4Unspecified()
-		} else {
-			ip = netip.AddrFrom4([4]byte{127, 0, 0, 1}) // as net.Dial: the local system
+		if !listen {
+			ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 		}
 	case "localhost":
 		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
@@ -154,13 +179,4 @@ func parsePort(network, s string) (uint16, error) {
 		return 0, err
 	}
 	return uint16(p), nil
-}
-
-// mapContextErr turns a context's error into what package net's dial
-// returns inside its *net.OpError.
-func mapContextErr(err error) error {
-	if err == context.DeadlineExceeded {
-		return errDeadline
-	}
-	return err
 }

@@ -1,7 +1,10 @@
 package stacknet
 
 import (
+	"context"
+	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"syscall"
 )
@@ -28,4 +31,61 @@ var errClosed = net.ErrClosed
 // that the error prints as the standard library's does.
 func opError(op, network string, source, addr net.Addr, err error) *net.OpError {
 	return &net.OpError{Op: op, Net: network, Source: source, Addr: addr, Err: err}
+}
+
+// errCanceled and errTimeout are what package net's dial returns inside
+// its *net.OpError when the context is cancelled or its deadline passes
+// (net's mapErr): "operation was canceled", which errors.Is matches with
+// context.Canceled, and "i/o timeout", a timeout that errors.Is matches
+// with context.DeadlineExceeded.
+var (
+	errCanceled error = canceledError{}
+	errTimeout  error = &timeoutError{}
+)
+
+type canceledError struct{}
+
+func (canceledError) Error() string        { return "operation was canceled" }
+func (canceledError) Is(target error) bool { return target == context.Canceled }
+
+type timeoutError struct{}
+
+func (*timeoutError) Error() string        { return "i/o timeout" }
+func (*timeoutError) Timeout() bool        { return true }
+func (*timeoutError) Temporary() bool      { return true }
+func (*timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// mapContextErr turns a context's error into what package net's dial
+// returns.
+func mapContextErr(err error) error {
+	switch err {
+	case context.Canceled:
+		return errCanceled
+	case context.DeadlineExceeded:
+		return errTimeout
+	}
+	return err
+}
+
+// errMissingAddress is package net's error for a send with no address.
+var errMissingAddress = errors.New("missing address")
+
+// addrPortUDPAddr is the net.Addr package net puts in the errors of the
+// netip-based UDP methods: its network is "udp" and it prints as the
+// AddrPort does ("invalid AddrPort" for the zero value).
+type addrPortUDPAddr struct{ netip.AddrPort }
+
+func (addrPortUDPAddr) Network() string { return "udp" }
+
+// resolvedUDPAddr is an address as net.ResolveUDPAddr returns it, with
+// the 16-byte IP of net.ParseIP: package net's dial and listen errors
+// carry addresses of this form.
+func resolvedUDPAddr(ap netip.AddrPort) *net.UDPAddr {
+	a16 := ap.Addr().As16()
+	return &net.UDPAddr{IP: net.IP(a16[:]), Port: int(ap.Port())}
+}
+
+// nonIPv4 is package net's error for an IPv6 address on an IPv4 socket.
+func nonIPv4(a netip.Addr) error {
+	return &net.AddrError{Err: "non-IPv4 address", Addr: a.String()}
 }

@@ -82,6 +82,11 @@ func (s *Stack) newUDPConn(network string, local, remote netip.AddrPort) (*UDPCo
 	if remote.IsValid() {
 		c.remote, c.connected = remote, true
 		c.raddr = net.UDPAddrFromAddrPort(remote)
+		if remote.Port() == 0 {
+			// Linux's getpeername fails for port 0, so package net keeps
+			// the address it resolved, with its 16-byte IP.
+			c.raddr = resolvedUDPAddr(remote)
+		}
 		if err := s.udp.Connect(bound, c, remote); err != nil {
 			c.release()
 			return nil, err
@@ -228,8 +233,9 @@ func (c *UDPConn) recv(p []byte, sysName string) (n int, from netip.AddrPort, tr
 	}
 }
 
-// send sends p to dst as one datagram.
-func (c *UDPConn) send(p []byte, dst netip.AddrPort, sysName string) (int, error) {
+// send sends p to dst as one datagram; toPeer says dst is the connected
+// peer rather than an address given with the call.
+func (c *UDPConn) send(p []byte, dst netip.AddrPort, sysName string, toPeer bool) (int, error) {
 	s := c.s
 	c.mu.Lock()
 	closed, pending := c.closed, c.softErr
@@ -247,8 +253,19 @@ func (c *UDPConn) send(p []byte, dst netip.AddrPort, sysName string) (int, error
 		return 0, sysErr(sysName, pending)
 	case len(p) > udp.MaxPayload:
 		return 0, sysErr(sysName, syscall.EMSGSIZE)
-	case !dst.Addr().Is4() || dst.Port() == 0:
+	case dst.Port() == 0 && !toPeer:
+		// Linux: sendto port 0 is invalid; a socket connected to port 0
+		// may send there.
 		return 0, sysErr(sysName, syscall.EINVAL)
+	}
+	if dst.Addr().IsUnspecified() {
+		// Linux routes 0.0.0.0 to this host: the bound address, or the
+		// loopback (ip_route_output_key_hash_rcu).
+		if a := c.local.Addr(); !a.IsUnspecified() {
+			dst = netip.AddrPortFrom(a, dst.Port())
+		} else {
+			dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), dst.Port())
+		}
 	}
 	r, err := s.findRoute(dst.Addr())
 	if err != nil {

@@ -82,7 +82,8 @@ func (c *UDPConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 func (c *UDPConn) ReadMsgUDPAddrPort(b, oob []byte) (n, oobn, flags int, addr netip.AddrPort, err error) {
 	n, addr, trunc, err := c.recv(b, "recvmsg")
 	if err != nil {
-		return n, 0, 0, netip.AddrPort{}, c.opErr("read", nil, err)
+		// Package net returns the zeroed sockaddr it passed in: 0.0.0.0:0.
+		return n, 0, 0, netip.AddrPortFrom(netip.IPv4Unspecified(), 0), c.opErr("read", nil, err)
 	}
 	if trunc {
 		flags |= syscall.MSG_TRUNC
@@ -101,7 +102,7 @@ func (c *UDPConn) Write(b []byte) (int, error) {
 		}
 		return 0, c.opErr("write", nil, sysErr("write", syscall.EDESTADDRREQ))
 	}
-	n, err := c.send(b, remote, "write")
+	n, err := c.send(b, remote, "write", true)
 	if err != nil {
 		return n, c.opErr("write", nil, err)
 	}
@@ -113,7 +114,7 @@ func (c *UDPConn) Write(b []byte) (int, error) {
 // socket it fails with net.ErrWriteToConnected, as package net's does.
 func (c *UDPConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	a, ok := addr.(*net.UDPAddr)
-	if !ok || a == nil {
+	if !ok {
 		return 0, opError("write", c.network, c.laddr, addr, syscall.EINVAL)
 	}
 	return c.WriteToUDP(b, a)
@@ -121,46 +122,82 @@ func (c *UDPConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 
 // WriteToUDP is WriteTo with a typed address.
 func (c *UDPConn) WriteToUDP(b []byte, addr *net.UDPAddr) (int, error) {
-	if addr == nil {
-		return 0, opError("write", c.network, c.laddr, nil, errMissingAddress)
-	}
-	ap := addr.AddrPort()
-	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	if c.isConnected() {
-		return 0, opError("write", c.network, c.laddr, addr, net.ErrWriteToConnected)
-	}
-	n, err := c.send(b, ap, "sendto")
+	n, err := c.writeToUDP(b, addr)
 	if err != nil {
-		return n, opError("write", c.network, c.laddr, addr, err)
+		var a net.Addr
+		if addr != nil {
+			a = addr
+		}
+		return n, opError("write", c.network, c.laddr, a, err)
 	}
 	return n, nil
+}
+
+// writeToUDP checks in the order package net does: connected, missing
+// address, address family, then the socket itself.
+func (c *UDPConn) writeToUDP(b []byte, addr *net.UDPAddr) (int, error) {
+	if c.isConnected() {
+		return 0, net.ErrWriteToConnected
+	}
+	if addr == nil {
+		return 0, errMissingAddress
+	}
+	ip := addr.IP
+	if len(ip) == 0 {
+		ip = net.IPv4zero // as package net: no IP means 0.0.0.0
+	}
+	ip4 := ip.To4()
+	if ip4 == nil {
+		return 0, &net.AddrError{Err: "non-IPv4 address", Addr: ip.String()}
+	}
+	return c.send(b, netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip4)), uint16(addr.Port)), "sendto", false)
 }
 
 // WriteToUDPAddrPort is WriteTo with a netip.AddrPort; it does not
 // allocate.
 func (c *UDPConn) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error) {
-	if c.isConnected() {
-		return 0, opError("write", c.network, c.laddr, net.UDPAddrFromAddrPort(addr), net.ErrWriteToConnected)
-	}
-	n, err := c.send(b, netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()), "sendto")
+	n, err := c.writeToAddrPort(b, addr, "sendto")
 	if err != nil {
-		return n, opError("write", c.network, c.laddr, net.UDPAddrFromAddrPort(addr), err)
+		return n, opError("write", c.network, c.laddr, addrPortUDPAddr{addr}, err)
 	}
 	return n, nil
 }
 
-// WriteMsgUDPAddrPort sends b to addr, or to the connected peer when addr
-// is the zero value. oob is not supported and must be empty.
-func (c *UDPConn) WriteMsgUDPAddrPort(b, oob []byte, addr netip.AddrPort) (n, oobn int, err error) {
-	if len(oob) > 0 {
-		return 0, 0, opError("write", c.network, c.laddr, nil, syscall.EOPNOTSUPP)
+func (c *UDPConn) writeToAddrPort(b []byte, addr netip.AddrPort, sysName string) (int, error) {
+	if c.isConnected() {
+		return 0, net.ErrWriteToConnected
 	}
 	if !addr.IsValid() {
-		n, err = c.Write(b)
-		return n, 0, err
+		return 0, errMissingAddress
 	}
-	n, err = c.WriteToUDPAddrPort(b, addr)
-	return n, 0, err
+	a := addr.Addr().Unmap()
+	if !a.Is4() {
+		return 0, nonIPv4(addr.Addr())
+	}
+	return c.send(b, netip.AddrPortFrom(a, addr.Port()), sysName, false)
+}
+
+// WriteMsgUDPAddrPort sends b to addr, or to the connected peer when addr
+// is the zero value. Control messages are not supported: oob must be
+// empty.
+func (c *UDPConn) WriteMsgUDPAddrPort(b, oob []byte, addr netip.AddrPort) (n, oobn int, err error) {
+	switch connected := c.isConnected(); {
+	case len(oob) > 0:
+		err = sysErr("sendmsg", syscall.EOPNOTSUPP)
+	case connected && addr.IsValid():
+		err = net.ErrWriteToConnected
+	case connected:
+		c.mu.Lock()
+		remote := c.remote
+		c.mu.Unlock()
+		n, err = c.send(b, remote, "sendmsg", true)
+	default:
+		n, err = c.writeToAddrPort(b, addr, "sendmsg")
+	}
+	if err != nil {
+		return n, 0, opError("write", c.network, c.laddr, addrPortUDPAddr{addr}, err)
+	}
+	return n, 0, nil
 }
 
 // Close closes the socket. Blocked reads return net.ErrClosed; a second
@@ -207,14 +244,15 @@ func (c *UDPConn) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-// SetReadBuffer sets the receive buffer. As on Linux, the kernel doubles
-// the value for bookkeeping overhead, with a floor of 2304 bytes.
+// SetReadBuffer sets the receive buffer. As on Linux, the value is
+// doubled for bookkeeping overhead, with a floor of 2304 bytes, and a
+// negative value (an unsigned giant to the kernel) takes the maximum.
 func (c *UDPConn) SetReadBuffer(bytes int) error {
 	if c.isClosed() {
 		return opError("set", c.network, nil, c.laddr, errClosed)
 	}
-	if bytes < 0 {
-		return opError("set", c.network, nil, c.laddr, sysErr("setsockopt", syscall.EINVAL))
+	if bytes < 0 || bytes > maxSocketBuffer {
+		bytes = maxSocketBuffer
 	}
 	c.mu.Lock()
 	c.rcvbuf = max(2*bytes, 2304)
@@ -222,14 +260,14 @@ func (c *UDPConn) SetReadBuffer(bytes int) error {
 	return nil
 }
 
-// SetWriteBuffer is accepted for compatibility: sends are never queued
+// maxSocketBuffer is Linux's net.core.rmem_max and wmem_max.
+const maxSocketBuffer = 212992
+
+// SetWriteBuffer is accepted for compatibility: a send is never queued
 // inside the socket, so there is no send buffer to size.
 func (c *UDPConn) SetWriteBuffer(bytes int) error {
 	if c.isClosed() {
 		return opError("set", c.network, nil, c.laddr, errClosed)
-	}
-	if bytes < 0 {
-		return opError("set", c.network, nil, c.laddr, sysErr("setsockopt", syscall.EINVAL))
 	}
 	return nil
 }
@@ -245,6 +283,3 @@ func (c *UDPConn) isConnected() bool {
 	defer c.mu.Unlock()
 	return c.connected
 }
-
-// errMissingAddress is package net's error for a send with no address.
-var errMissingAddress = &net.AddrError{Err: "missing address"}
