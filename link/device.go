@@ -84,3 +84,12 @@ func HeaderLen(k Kind) int {
 type Namer interface {
 	Name() string
 }
+
+// nameOf returns dev's name, or "" for a device without one. The
+// wrappers use it to pass their inner device's name through.
+func nameOf(dev Device) string {
+	if n, ok := dev.(Namer); ok {
+		return n.Name()
+	}
+	return ""
+}

@@ -183,6 +183,9 @@ func (d *Impaired) HardwareAddr() net.HardwareAddr { return d.dev.HardwareAddr()
 // Kind returns the wrapped device's kind.
 func (d *Impaired) Kind() Kind { return d.dev.Kind() }
 
+// Name is the inner device's name (Namer), or "".
+func (d *Impaired) Name() string { return nameOf(d.dev) }
+
 // Close discards held frames, stops every timer and goroutine of d and
 // closes the wrapped device. It is safe to call more than once.
 func (d *Impaired) Close() error {

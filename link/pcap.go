@@ -167,5 +167,8 @@ func (c *Captured) HardwareAddr() net.HardwareAddr { return c.dev.HardwareAddr()
 // Kind returns the wrapped device's kind.
 func (c *Captured) Kind() Kind { return c.dev.Kind() }
 
+// Name is the inner device's name (Namer), or "".
+func (c *Captured) Name() string { return nameOf(c.dev) }
+
 // Close closes the wrapped device, not the writer.
 func (c *Captured) Close() error { return c.dev.Close() }

@@ -156,7 +156,7 @@ func icmpErrno(typ, code uint8) syscall.Errno {
 		case icmp.CodeHostUnknown:
 			return syscall.EHOSTDOWN
 		case 8:
-			return syscall.ENONET
+			return errHostIsolated
 		}
 		return syscall.EHOSTUNREACH
 	case icmp.TypeParamProblem:

@@ -45,9 +45,10 @@ func newInterface(s *Stack, index int, dev link.Device, addr netip.Prefix) *Inte
 	}
 	if n, ok := dev.(link.Namer); ok {
 		ifc.name = n.Name()
-	} else if ifc.kind == link.IP {
+	}
+	if ifc.name == "" && ifc.kind == link.IP {
 		ifc.name = "lo"
-	} else {
+	} else if ifc.name == "" {
 		ifc.name = fmt.Sprintf("if%d", index)
 	}
 	if ifc.kind == link.Ethernet {
