@@ -178,14 +178,10 @@ func (s *Stack) sendICMPError(h ipv4.Header, typ, code uint8, info uint32) {
 func (s *Stack) sendICMPErrorQuote(q quote, typ, code uint8, info uint32) {
 	// RFC 1122 3.2.2: never about an ICMP error, a datagram to a broadcast
 	// or multicast address, a fragment other than the first, or a datagram
-	// whose source does not name a single host.
-	if q.fragOff != 0 || !isUnicastCandidate(q.src) || q.dst.IsMulticast() || q.dst == limitedBroadcast {
+	// whose source does not name a single host. (Callers have already
+	// refused datagrams that came to a directed broadcast address.)
+	if !icmp.MaySendError(ipv4.Header(q.raw), false) {
 		return
-	}
-	if q.proto == ipv4.ProtoICMP {
-		if len(q.transport) < 1 || !isICMPQuery(q.transport[0]) {
-			return
-		}
 	}
 	r, err := s.findRoute(q.src)
 	if err != nil {
@@ -220,14 +216,6 @@ func (s *Stack) sendICMPErrorQuote(q quote, typ, code uint8, info uint32) {
 		s.trace("icmp output", r.ifc, icmp.Message(b).String())
 	}
 	s.send(&r, pb, ipv4.ProtoICMP, src, q.src, len(b))
-}
-
-func isICMPQuery(t uint8) bool {
-	switch t {
-	case icmp.TypeEcho, icmp.TypeEchoReply, icmp.TypeTimestamp, icmp.TypeTimestampReply:
-		return true
-	}
-	return false
 }
 
 // reassemblyTimedOut sends time exceeded (code 1) for a datagram whose
