@@ -43,8 +43,15 @@ func (i *Interface) arpInput(b []byte, eh ether.Header) {
 	// field of the entry with the new information in the packet."
 	merged := !probe && i.arp.Update(spa, sha, false)
 
-	if tpa != mine {
+	// Linux answers for any address of the host, on any interface
+	// (arp_ignore=0), but never for a loopback one.
+	if tpa.IsLoopback() || !s.isLocalAddr(tpa) {
 		add(&s.stats.ARP.InNotForUs)
+		return
+	}
+	if p.Op() != arp.OpRequest {
+		// A reply we did not ask for adds nothing (Linux's arp_accept=0):
+		// a reply only completes a resolution, through the merge above.
 		return
 	}
 	// "?Am I the target protocol address? Yes: if the merge flag is false,
@@ -52,21 +59,19 @@ func (i *Interface) arpInput(b []byte, eh ether.Header) {
 	if !merged && !probe {
 		i.arp.Update(spa, sha, true)
 	}
-	if p.Op() == arp.OpRequest {
-		i.sendARP(arp.OpReply, sha, sha, spa)
-	}
+	i.sendARP(arp.OpReply, sha, sha, spa, tpa)
 }
 
 // sendARP sends an ARP packet from this interface to the Ethernet address
-// dst, about target (tha, tpa).
-func (i *Interface) sendARP(op uint16, dst, tha ether.Addr, tpa netip.Addr) {
+// dst, about target (tha, tpa), with spa as the sender's address.
+func (i *Interface) sendARP(op uint16, dst, tha ether.Addr, tpa, spa netip.Addr) {
 	s := i.stack
 	pb := s.bufs.get(ether.MinFrameLen)
 	defer s.bufs.put(pb)
 	frame := pb.b
 	clear(frame)
 	ether.Put(frame, dst, i.hw, ether.TypeARP)
-	arp.Put(frame[ether.HeaderLen:], op, i.hw, i.addr.Addr(), tha, tpa)
+	arp.Put(frame[ether.HeaderLen:], op, i.hw, spa, tha, tpa)
 	if op == arp.OpRequest {
 		add(&s.stats.ARP.OutRequests)
 	} else {
@@ -85,7 +90,7 @@ func (i *Interface) announce() {
 	if i.arp == nil {
 		return
 	}
-	i.sendARP(arp.OpRequest, ether.Broadcast, ether.Addr{}, i.addr.Addr())
+	i.sendARP(arp.OpRequest, ether.Broadcast, ether.Addr{}, i.addr.Addr(), i.addr.Addr())
 }
 
 // arpHandler is an Interface seen as its ARP cache's handler.
@@ -97,7 +102,7 @@ func (h *arpHandler) SendRequest(target netip.Addr, dst ether.Addr) {
 	if !dst.IsBroadcast() {
 		tha = dst
 	}
-	i.sendARP(arp.OpRequest, dst, tha, target)
+	i.sendARP(arp.OpRequest, dst, tha, target, i.addr.Addr())
 }
 
 // Flush sends the frames that waited for target, in order, in one batch.

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"syscall"
+
+	"github.com/stacknet/stacknet/link"
 )
 
 // Dial connects to address on the named network, as net.Dial does.
@@ -54,6 +56,15 @@ func (s *Stack) DialUDP(ctx context.Context, network string, laddr, raddr netip.
 		return fail(nonIPv4(raddr.Addr()))
 	}
 	raddr = netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port())
+	if raddr.Addr().IsUnspecified() {
+		// Linux routes 0.0.0.0 to this host: the bound address, or the
+		// loopback.
+		to := netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		if laddr.IsValid() && !laddr.Addr().IsUnspecified() {
+			to = laddr.Addr()
+		}
+		raddr = netip.AddrPortFrom(to, raddr.Port())
+	}
 	r, err := s.findRoute(raddr.Addr())
 	if err != nil {
 		return fail(sysErr("connect", err.(syscall.Errno)))
@@ -63,6 +74,10 @@ func (s *Stack) DialUDP(ctx context.Context, network string, laddr, raddr netip.
 		local = netip.AddrPortFrom(r.src, local.Port())
 	} else if !s.isLocalAddr(local.Addr()) && !local.Addr().IsLoopback() {
 		return fail(sysErr("bind", syscall.EADDRNOTAVAIL))
+	}
+	if local.Addr().IsLoopback() && r.ifc.kind != link.IP {
+		// Linux: a loopback source never leaves by another interface.
+		return fail(sysErr("connect", syscall.EINVAL))
 	}
 	c, err := s.newUDPConn(network, local, raddr)
 	if err != nil {
@@ -119,7 +134,8 @@ func (s *Stack) ListenUDP(network string, laddr netip.AddrPort) (*UDPConn, error
 		a = netip.IPv4Unspecified()
 	case !a.Is4():
 		return fail(nonIPv4(a))
-	case !a.IsUnspecified() && !s.isLocalAddr(a) && !a.IsLoopback() && !a.IsMulticast() && a != limitedBroadcast:
+	case !a.IsUnspecified() && !s.isLocalAddr(a) && !a.IsLoopback() && !a.IsMulticast() &&
+		a != limitedBroadcast && !s.ifaces.Load().isBroadcast(a):
 		// Linux: bind to an address that is not ours fails.
 		return fail(sysErr("bind", syscall.EADDRNOTAVAIL))
 	}

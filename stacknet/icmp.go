@@ -49,7 +49,7 @@ func (s *Stack) icmpInput(i *Interface, h ipv4.Header, bcast bool) {
 			info = uint32(m.NextHopMTU())
 		}
 		if q, ok := parseQuote(m.Body()); ok {
-			s.errorToSocket(q, m.Type(), m.Code(), info)
+			s.errorToSocket(q, m.Type(), m.Code(), info, false)
 		}
 	default:
 		add(&s.stats.ICMP.InUnknownTypes)
@@ -104,17 +104,25 @@ func parseQuote(b []byte) (q quote, ok bool) {
 }
 
 // errorToSocket delivers an ICMP error about a datagram we sent to the
-// socket that sent it (RFC 1122 3.2.2.1, 4.1.3.3).
-func (s *Stack) errorToSocket(q quote, typ, code uint8, info uint32) {
-	errno := icmpErrno(typ, code)
+// socket that sent it (RFC 1122 3.2.2.1, 4.1.3.3). local says the error
+// arose here (the neighbour never answered ARP) rather than arriving.
+func (s *Stack) errorToSocket(q quote, typ, code uint8, info uint32, local bool) {
+	errno, fatal := icmpErrno(typ, code)
 	switch q.proto {
 	case ipv4.ProtoUDP:
 		if len(q.transport) < 4 || q.fragOff != 0 {
 			return
 		}
-		local := netip.AddrPortFrom(q.src, binary.BigEndian.Uint16(q.transport[0:2]))
-		remote := netip.AddrPortFrom(q.dst, binary.BigEndian.Uint16(q.transport[2:4]))
-		if s.udpError(local, remote, typ, code, errno) {
+		// Linux (__udp4_lib_err, without IP_RECVERR, which package net
+		// never sets) records only hard errors on a connected socket,
+		// and fragmentation needed as EMSGSIZE. stacknet also records a
+		// neighbour that never answered ARP, so that a connected socket
+		// to a dead neighbour fails rather than waits for ever.
+		if !fatal && !local {
+			return
+		}
+		if s.udpError(netip.AddrPortFrom(q.src, binary.BigEndian.Uint16(q.transport[0:2])),
+			netip.AddrPortFrom(q.dst, binary.BigEndian.Uint16(q.transport[2:4])), errno) {
 			add(&s.stats.ICMP.InErrorsDelivered)
 		}
 	case ipv4.ProtoICMP:
@@ -122,7 +130,7 @@ func (s *Stack) errorToSocket(q quote, typ, code uint8, info uint32) {
 			return
 		}
 		id := binary.BigEndian.Uint16(q.transport[4:6])
-		if s.pings.fail(q.dst, id, errno) {
+		if s.pings.fail(q.dst, id, errno) { // ping(8) reports every error
 			add(&s.stats.ICMP.InErrorsDelivered)
 		}
 	}
@@ -133,36 +141,45 @@ func (s *Stack) errorToSocket(q quote, typ, code uint8, info uint32) {
 // neighbour resolution fails.
 func (s *Stack) localError(d ipv4.Header, typ, code uint8, info uint32) {
 	if q, ok := parseQuote(d); ok {
-		s.errorToSocket(q, typ, code, info)
+		s.errorToSocket(q, typ, code, info, true)
 	}
 }
 
-// icmpErrno maps an ICMP error to the errno Linux reports for it
-// (icmp_err_convert in the Linux kernel).
-func icmpErrno(typ, code uint8) syscall.Errno {
+// icmpErrno maps an ICMP error to the errno Linux reports for it, and
+// says whether Linux holds it fatal, a hard error for the socket
+// (icmp_err_convert and the cases of __udp4_lib_err in the Linux kernel).
+func icmpErrno(typ, code uint8) (errno syscall.Errno, fatal bool) {
 	switch typ {
 	case icmp.TypeDestUnreach:
 		switch code {
-		case icmp.CodeNetUnreach, icmp.CodeNetUnknown, icmp.CodeNetProhibited, 11:
-			return syscall.ENETUNREACH
+		case icmp.CodeNetUnreach, 11: // 11: network unreachable for TOS
+			return syscall.ENETUNREACH, false
+		case icmp.CodeHostUnreach, 12: // 12: host unreachable for TOS
+			return syscall.EHOSTUNREACH, false
 		case icmp.CodeProtoUnreach:
-			return syscall.ENOPROTOOPT
+			return syscall.ENOPROTOOPT, true
 		case icmp.CodePortUnreach:
-			return syscall.ECONNREFUSED
+			return syscall.ECONNREFUSED, true
 		case icmp.CodeFragNeeded:
-			return syscall.EMSGSIZE
+			// Path MTU news; a connected socket sees EMSGSIZE
+			// (IP_PMTUDISC_WANT, Linux's default).
+			return syscall.EMSGSIZE, true
 		case icmp.CodeSourceRoute:
-			return syscall.EOPNOTSUPP
+			return syscall.EOPNOTSUPP, false
+		case icmp.CodeNetUnknown, icmp.CodeNetProhibited:
+			return syscall.ENETUNREACH, true
 		case icmp.CodeHostUnknown:
-			return syscall.EHOSTDOWN
-		case 8:
-			return errHostIsolated
+			return syscall.EHOSTDOWN, true
+		case 8: // source host isolated
+			return errHostIsolated, true
 		}
-		return syscall.EHOSTUNREACH
+		// Host prohibited, administratively filtered, precedence.
+		return syscall.EHOSTUNREACH, true
 	case icmp.TypeParamProblem:
-		return syscall.EPROTO
+		return syscall.EPROTO, true
 	}
-	return syscall.EHOSTUNREACH
+	// Time exceeded.
+	return syscall.EHOSTUNREACH, false
 }
 
 // sendICMPError sends an ICMP error about the datagram h, which arrived

@@ -29,8 +29,12 @@ type Interface struct {
 	arp   *arp.Cache // nil for the loopback
 
 	mu     sync.RWMutex
-	groups map[ether.Addr]int // multicast MAC addresses joined, with reference counts
+	groups map[netip.Addr]int // multicast groups joined, with reference counts
+	macs   map[ether.Addr]int // their Ethernet addresses (RFC 1112 6.4 maps 32 groups to each)
 }
+
+// allHosts is the group every host belongs to (RFC 1112 6.4).
+var allHosts = netip.AddrFrom4([4]byte{224, 0, 0, 1})
 
 func newInterface(s *Stack, index int, dev link.Device, addr netip.Prefix) *Interface {
 	ifc := &Interface{
@@ -41,7 +45,8 @@ func newInterface(s *Stack, index int, dev link.Device, addr netip.Prefix) *Inte
 		addr:   addr,
 		bcast:  broadcastOf(addr),
 		mtu:    dev.MTU(),
-		groups: make(map[ether.Addr]int),
+		groups: make(map[netip.Addr]int),
+		macs:   make(map[ether.Addr]int),
 	}
 	if n, ok := dev.(link.Namer); ok {
 		ifc.name = n.Name()
@@ -54,8 +59,7 @@ func newInterface(s *Stack, index int, dev link.Device, addr netip.Prefix) *Inte
 	if ifc.kind == link.Ethernet {
 		ifc.hw, _ = etherAddrOf(dev)
 		ifc.arp = arp.NewCache(s.cfg.ARP, s.timers, (*arpHandler)(ifc))
-		// RFC 1112 6.4: every host belongs to the all-hosts group.
-		ifc.groups[multicastMAC(netip.AddrFrom4([4]byte{224, 0, 0, 1}))] = 1
+		ifc.join(allHosts)
 	}
 	return ifc
 }
@@ -101,31 +105,60 @@ func (i *Interface) AddNeighbour(ip netip.Addr, hw net.HardwareAddr) error {
 }
 
 // JoinGroup makes the interface accept datagrams sent to the IPv4
-// multicast group g (RFC 1112; the stack sends no IGMP reports).
+// multicast group g (RFC 1112; the stack sends no IGMP reports). Joins
+// are counted: each needs its LeaveGroup.
 func (i *Interface) JoinGroup(g netip.Addr) error {
 	if !g.Is4() || !g.IsMulticast() {
 		return fmt.Errorf("stacknet: %v is not an IPv4 multicast group", g)
 	}
-	i.mu.Lock()
-	i.groups[multicastMAC(g)]++
-	i.mu.Unlock()
+	if i.kind != link.Ethernet {
+		return fmt.Errorf("stacknet: interface %s has no multicast", i.name)
+	}
+	i.join(g)
 	return nil
 }
 
-// LeaveGroup undoes one JoinGroup.
-func (i *Interface) LeaveGroup(g netip.Addr) {
-	m := multicastMAC(g)
+func (i *Interface) join(g netip.Addr) {
 	i.mu.Lock()
-	if i.groups[m]--; i.groups[m] <= 0 {
-		delete(i.groups, m)
-	}
+	i.groups[g]++
+	i.macs[multicastMAC(g)]++
 	i.mu.Unlock()
 }
 
+// LeaveGroup undoes one JoinGroup. Leaving a group not joined, or the
+// all-hosts group every host keeps, is an error.
+func (i *Interface) LeaveGroup(g netip.Addr) error {
+	if !g.Is4() || !g.IsMulticast() || g == allHosts {
+		return fmt.Errorf("stacknet: %v is not a multicast group that can be left", g)
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.groups[g] == 0 {
+		return fmt.Errorf("stacknet: interface %s has not joined %v", i.name, g)
+	}
+	m := multicastMAC(g)
+	if i.groups[g]--; i.groups[g] == 0 {
+		delete(i.groups, g)
+	}
+	if i.macs[m]--; i.macs[m] == 0 {
+		delete(i.macs, m)
+	}
+	return nil
+}
+
+// member reports whether the interface has joined group g.
+func (i *Interface) member(g netip.Addr) bool {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	return i.groups[g] > 0
+}
+
+// joined reports whether frames to the multicast MAC address m are
+// wanted: whether some joined group maps to it.
 func (i *Interface) joined(m ether.Addr) bool {
 	i.mu.RLock()
 	defer i.mu.RUnlock()
-	return i.groups[m] > 0
+	return i.macs[m] > 0
 }
 
 func (i *Interface) hwString() string {

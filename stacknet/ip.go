@@ -17,8 +17,9 @@ const headroom = ether.HeaderLen + ipv4.HeaderLen
 
 var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
-// ipInput takes one datagram from interface i; lh is its link header (nil
-// for the loopback).
+// ipInput takes one datagram from interface i. lh is its link header:
+// nil for the loopback, and for a copy of our own broadcast or multicast
+// looped back to local sockets.
 func (s *Stack) ipInput(i *Interface, b []byte, lh []byte) {
 	add(&s.stats.IP.InReceives)
 	h, err := ipv4.Parse(b)
@@ -30,20 +31,40 @@ func (s *Stack) ipInput(i *Interface, b []byte, lh []byte) {
 		s.trace("ip input", i, h.String())
 	}
 	src, dst := h.Src(), h.Dst()
-	// RFC 1122 3.2.1.3: a datagram from a broadcast or multicast source, or
-	// from a loopback address off the loopback, is discarded.
-	if src.IsMulticast() || src == limitedBroadcast || (src.IsLoopback() && i.kind != link.IP) {
+	fromWire := lh != nil
+	// RFC 1122 3.2.1.3, RFC 1812 5.3.7 and Linux's martian checks: a
+	// datagram from a broadcast, multicast or this-network source, or
+	// claiming one of our own addresses or a loopback one off the
+	// loopback, is discarded; so is one from the wire to a loopback or
+	// this-network destination.
+	if src.IsMulticast() || src == limitedBroadcast || src.As4()[0] == 0 && !(src.IsUnspecified() && dst == limitedBroadcast) ||
+		fromWire && (src.IsLoopback() || s.isLocalAddr(src)) {
 		add(&s.stats.IP.InHdrErrors)
 		add(&s.stats.IP.InBadSource)
 		return
 	}
+	if fromWire && (dst.IsLoopback() || dst.As4()[0] == 0) {
+		add(&s.stats.IP.InAddrErrors)
+		return
+	}
+	// RFC 1122 3.3.6: a unicast datagram in a link-layer broadcast is
+	// taken, but treated as a broadcast: it draws no ICMP error and is
+	// never forwarded (RFC 1812 5.3.4).
+	linkBcast := fromWire && ether.Addr(lh[0:6]).IsMulticast()
 	bcast, local := s.destination(i, dst)
+	bcast = bcast || linkBcast
 	if !local {
-		if s.cfg.Forwarding && i.kind == link.Ethernet && !dst.IsMulticast() {
+		if s.cfg.Forwarding && fromWire && !bcast {
 			s.forward(i, h)
 			return
 		}
 		add(&s.stats.IP.InAddrErrors)
+		return
+	}
+	if h.HeaderLen() > ipv4.HeaderLen && hasSourceRoute(h.Options()) {
+		// Linux's default: accept_source_route=0 (RFC 1122 3.3.5 leaves
+		// it to the host; RFC 7126 advises dropping).
+		add(&s.stats.IP.InDiscards)
 		return
 	}
 	if h.IsFragment() {
@@ -54,6 +75,28 @@ func (s *Stack) ipInput(i *Interface, b []byte, lh []byte) {
 		h = whole
 	}
 	s.deliver(i, h, bcast)
+}
+
+// hasSourceRoute reports whether the options hold a loose or strict
+// source route (RFC 791 3.1: types 131 and 137).
+func hasSourceRoute(opts []byte) bool {
+	for len(opts) > 0 {
+		switch t := opts[0]; t {
+		case 0: // end of list
+			return false
+		case 1: // no operation
+			opts = opts[1:]
+		default:
+			if t == 131 || t == 137 {
+				return true
+			}
+			if len(opts) < 2 || opts[1] < 2 || int(opts[1]) > len(opts) {
+				return false
+			}
+			opts = opts[opts[1]:]
+		}
+	}
+	return false
 }
 
 // countIPHeaderError counts a datagram that failed validation.
@@ -75,18 +118,21 @@ func (s *Stack) countIPHeaderError(err error) {
 
 // destination says whether dst, arriving on i, is for this host, and
 // whether it is a broadcast or multicast address. The stack follows the
-// weak host model of Linux (RFC 1122 3.3.4.2): an address of any interface
-// is accepted on every interface.
+// weak host model of Linux (RFC 1122 3.3.4.2): an address of any interface,
+// and the broadcast address of any interface's subnet, is accepted on
+// every interface; a directed broadcast is never forwarded (RFC 1812
+// 5.3.5.2 makes forwarding one off by default).
 func (s *Stack) destination(i *Interface, dst netip.Addr) (bcast, local bool) {
+	set := s.ifaces.Load()
 	switch {
-	case dst == limitedBroadcast || dst == i.bcast && i.addr.Bits() < 31:
+	case dst == limitedBroadcast || set.isBroadcast(dst):
 		return true, true
 	case dst.IsMulticast():
-		return true, i.kind == link.Ethernet && i.joined(multicastMAC(dst))
+		return true, i.member(dst)
 	case i.kind == link.IP:
-		return false, dst.IsLoopback() || s.isLocalAddr(dst)
+		return false, dst.IsLoopback() || set.isLocal(dst)
 	}
-	return false, s.isLocalAddr(dst)
+	return false, set.isLocal(dst)
 }
 
 // isLocalAddr reports whether a is the address of one of the interfaces.
@@ -197,10 +243,14 @@ func (s *Stack) findRoute(dst netip.Addr) (route, error) {
 // exceeds the route's MTU. send owns pb from then on.
 func (s *Stack) send(r *route, pb *packetBuf, proto uint8, src, dst netip.Addr, n int) {
 	total := ipv4.HeaderLen + n
+	ttl := s.cfg.TTL
+	if dst.IsMulticast() {
+		ttl = 1 // Linux's IP_MULTICAST_TTL default: the local link only
+	}
 	ipv4.PutHeader(pb.b[ether.HeaderLen:], ipv4.Fields{
 		TotalLen: total,
 		ID:       s.ids.Next(src, dst, proto),
-		TTL:      s.cfg.TTL,
+		TTL:      ttl,
 		Protocol: proto,
 		Src:      src,
 		Dst:      dst,
@@ -248,7 +298,14 @@ func (s *Stack) linkOutput(r *route, pb *packetBuf, n int) {
 	}
 	frame := pb.b[:ether.HeaderLen+n]
 	ether.Put(frame, r.linkDst, i.hw, ether.TypeIPv4)
-	if !r.linkSet {
+	if r.linkSet {
+		// Our own broadcasts, and multicasts to groups joined here, reach
+		// local sockets too (Linux: ip_mc_output, IP_MULTICAST_LOOP).
+		d := ipv4.Header(frame[ether.HeaderLen:])
+		if dst := d.Dst(); !dst.IsMulticast() || i.member(dst) {
+			s.ipInput(i, d, nil)
+		}
+	} else {
 		hw, ok := i.arp.Resolve(r.nextHop, frame)
 		if !ok {
 			// The cache keeps the frame until the neighbour answers.

@@ -32,6 +32,11 @@ func (s *Stack) Ping(ctx context.Context, dst netip.Addr) (time.Duration, error)
 	if !dst.Is4() {
 		return 0, opErr(syscall.EAFNOSUPPORT)
 	}
+	select {
+	case <-s.done:
+		return 0, opErr(errClosed)
+	default:
+	}
 	r, err := s.findRoute(dst)
 	if err != nil {
 		return 0, opErr(os.NewSyscallError("sendto", err))

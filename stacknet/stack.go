@@ -146,6 +146,9 @@ func (s *Stack) AddInterface(dev link.Device, addr netip.Prefix) (*Interface, er
 	}
 	ifc := newInterface(s, len(old.list), dev, addr)
 	s.ifaces.Store(old.with(ifc))
+	// Counted under mu, so that Close, which sets closed under mu and
+	// then waits, always waits for this reader too.
+	s.wg.Add(1)
 	s.mu.Unlock()
 
 	// The subnet is on the link; our own address is reached through the
@@ -156,7 +159,6 @@ func (s *Stack) AddInterface(dev link.Device, addr netip.Prefix) (*Interface, er
 	if lo := s.loopback(); lo != nil && lo != ifc {
 		s.routes.Add(ipv4.Route{Dst: netip.PrefixFrom(addr.Addr(), 32), Iface: lo.index, Src: addr.Addr()})
 	}
-	s.wg.Add(1)
 	go ifc.readLoop()
 	ifc.announce()
 	s.log.Info("interface up", "dev", ifc.name, "addr", addr, "mac", ifc.hwString(), "mtu", ifc.mtu)
@@ -297,16 +299,33 @@ func (s *Stack) loopback() *Interface {
 // ifaceSet is an immutable snapshot of the interfaces and their
 // addresses.
 type ifaceSet struct {
-	list  []*Interface // by index; the loopback first unless NoLoopback
-	addrs []netip.Addr // the interfaces' own addresses
+	list   []*Interface // by index; the loopback first unless NoLoopback
+	addrs  []netip.Addr // the interfaces' own addresses
+	bcasts []netip.Addr // their subnets' directed broadcast addresses
 }
 
 // with returns a new set with ifc added.
 func (set *ifaceSet) with(ifc *Interface) *ifaceSet {
-	return &ifaceSet{
-		list:  append(append([]*Interface(nil), set.list...), ifc),
-		addrs: append(append([]netip.Addr(nil), set.addrs...), ifc.addr.Addr()),
+	n := &ifaceSet{
+		list:   append(append([]*Interface(nil), set.list...), ifc),
+		addrs:  append(append([]netip.Addr(nil), set.addrs...), ifc.addr.Addr()),
+		bcasts: append([]netip.Addr(nil), set.bcasts...),
 	}
+	if ifc.kind == link.Ethernet && ifc.addr.Bits() < 31 {
+		n.bcasts = append(n.bcasts, ifc.bcast)
+	}
+	return n
+}
+
+// isBroadcast reports whether a is the directed broadcast address of one
+// of the interfaces' subnets.
+func (set *ifaceSet) isBroadcast(a netip.Addr) bool {
+	for _, b := range set.bcasts {
+		if a == b {
+			return true
+		}
+	}
+	return false
 }
 
 // isLocal reports whether a is one of the interfaces' addresses.

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/stacknet/stacknet/link"
 	"github.com/stacknet/stacknet/proto/icmp"
 	"github.com/stacknet/stacknet/proto/ipv4"
 	"github.com/stacknet/stacknet/proto/udp"
@@ -59,12 +60,8 @@ func (s *Stack) newUDPConn(network string, local, remote netip.AddrPort) (*UDPCo
 		readable: make(chan struct{}, 1),
 		rcvbuf:   s.cfg.UDPReceiveBuffer,
 	}
-	if err := s.register(c); err != nil {
-		return nil, err
-	}
 	bound, err := s.udp.Bind(local, c)
 	if err != nil {
-		s.unregister(c)
 		switch {
 		case errors.Is(err, udp.ErrAddrInUse):
 			return nil, sysErr("bind", syscall.EADDRINUSE)
@@ -79,6 +76,12 @@ func (s *Stack) newUDPConn(network string, local, remote netip.AddrPort) (*UDPCo
 	}
 	c.local = bound
 	c.laddr = net.UDPAddrFromAddrPort(bound)
+	// Registered only once bound, so that Stack.Close, which may run at
+	// any moment, always finds a socket it can release whole.
+	if err := s.register(c); err != nil {
+		s.udp.Unbind(bound, c)
+		return nil, err
+	}
 	if remote.IsValid() {
 		c.remote, c.connected = remote, true
 		c.raddr = net.UDPAddrFromAddrPort(remote)
@@ -133,7 +136,10 @@ func (s *Stack) udpInput(i *Interface, h ipv4.Header, bcast bool) {
 // buffer is full.
 func (c *UDPConn) enqueue(p []byte, from netip.AddrPort) bool {
 	c.mu.Lock()
-	if c.closed || c.queued+len(p)+udpOverhead > c.rcvbuf {
+	// As Linux (__udp_enqueue_schedule_skb): the datagram is dropped only
+	// if what is already queued exceeds the buffer, so an empty socket
+	// always takes one.
+	if c.closed || c.queued > c.rcvbuf {
 		c.mu.Unlock()
 		return false
 	}
@@ -168,11 +174,7 @@ func (c *UDPConn) wake() {
 
 // udpError records an ICMP error for the connected socket it concerns,
 // to be returned by its next Read or Write, as Linux does.
-func (s *Stack) udpError(local, remote netip.AddrPort, typ, code uint8, errno syscall.Errno) bool {
-	// A fragmentation-needed message is path MTU news, not a failure.
-	if typ == icmp.TypeDestUnreach && code == icmp.CodeFragNeeded {
-		return false
-	}
+func (s *Stack) udpError(local, remote netip.AddrPort, errno syscall.Errno) bool {
 	c, ok := s.udp.Lookup(local, remote)
 	if !ok {
 		return false
@@ -238,25 +240,24 @@ func (c *UDPConn) recv(p []byte, sysName string) (n int, from netip.AddrPort, tr
 func (c *UDPConn) send(p []byte, dst netip.AddrPort, sysName string, toPeer bool) (int, error) {
 	s := c.s
 	c.mu.Lock()
-	closed, pending := c.closed, c.softErr
-	if pending != 0 {
-		// Linux returns a pending error on the next send too, once.
-		c.softErr = 0
-	}
+	closed := c.closed
 	c.mu.Unlock()
+	// In Linux's order: the argument checks of udp_sendmsg, then a
+	// pending error (sock_alloc_send_pskb), which is consumed once.
 	switch {
 	case closed:
 		return 0, errClosed
 	case c.wdl.expired():
 		return 0, errDeadline
-	case pending != 0:
-		return 0, sysErr(sysName, pending)
 	case len(p) > udp.MaxPayload:
 		return 0, sysErr(sysName, syscall.EMSGSIZE)
 	case dst.Port() == 0 && !toPeer:
 		// Linux: sendto port 0 is invalid; a socket connected to port 0
 		// may send there.
 		return 0, sysErr(sysName, syscall.EINVAL)
+	}
+	if e := c.takeSoftErr(); e != 0 {
+		return 0, sysErr(sysName, e)
 	}
 	if dst.Addr().IsUnspecified() {
 		// Linux routes 0.0.0.0 to this host: the bound address, or the
@@ -275,6 +276,10 @@ func (c *UDPConn) send(p []byte, dst netip.AddrPort, sysName string, toPeer bool
 	if src.IsUnspecified() {
 		src = r.src
 	}
+	if src.IsLoopback() && r.ifc.kind != link.IP {
+		// Linux: a loopback source never leaves by another interface.
+		return 0, sysErr(sysName, syscall.EINVAL)
+	}
 	n := udp.HeaderLen + len(p)
 	pb := s.bufs.get(headroom + n)
 	b := pb.b[headroom : headroom+n]
@@ -286,6 +291,15 @@ func (c *UDPConn) send(p []byte, dst netip.AddrPort, sysName string, toPeer bool
 	}
 	s.send(&r, pb, ipv4.ProtoUDP, src, dst.Addr(), n)
 	return len(p), nil
+}
+
+// takeSoftErr consumes the pending error, if there is still one.
+func (c *UDPConn) takeSoftErr() syscall.Errno {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.softErr
+	c.softErr = 0
+	return e
 }
 
 // release closes the socket: it wakes every blocked call and frees the

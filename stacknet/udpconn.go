@@ -97,8 +97,11 @@ func (c *UDPConn) Write(b []byte) (int, error) {
 	remote, connected := c.remote, c.connected
 	c.mu.Unlock()
 	if !connected {
-		if c.isClosed() {
+		switch {
+		case c.isClosed():
 			return 0, c.opErr("write", nil, errClosed)
+		case c.wdl.expired():
+			return 0, c.opErr("write", nil, errDeadline)
 		}
 		return 0, c.opErr("write", nil, sysErr("write", syscall.EDESTADDRREQ))
 	}
