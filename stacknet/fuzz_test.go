@@ -115,8 +115,10 @@ func FuzzInput(f *testing.F) {
 		fs.sock.mu.Lock()
 		queued, limit := fs.sock.queued, fs.sock.rcvbuf
 		fs.sock.mu.Unlock()
-		if queued > limit {
-			t.Fatalf("socket queue %d bytes over its %d-byte buffer", queued, limit)
+		// As on Linux, a datagram is taken while what is queued does not
+		// exceed the buffer, so the queue may pass it by one datagram.
+		if queued > limit+ipv4.MaxDatagram+udpOverhead {
+			t.Fatalf("socket queue %d bytes, more than one datagram over its %d-byte buffer", queued, limit)
 		}
 	})
 }

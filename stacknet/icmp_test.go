@@ -113,3 +113,28 @@ func TestICMPRateLimit(t *testing.T) {
 		t.Errorf("sent %d, rate-limited %d", st.ICMP.OutDestUnreachs, st.ICMP.OutRateLimited)
 	}
 }
+
+// TestReceiveBufferBound: a flood into a socket nobody reads stops at the
+// receive buffer (plus the one datagram Linux lets past it), every
+// datagram beyond counted as a buffer error.
+func TestReceiveBufferBound(t *testing.T) {
+	s, ifc := nullStack(t, Config{UDPReceiveBuffer: 10000})
+	sock, err := s.ListenUDP("udp", netip.MustParseAddrPort("0.0.0.0:7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	peer := netip.MustParseAddr("192.0.2.9")
+	u := make([]byte, udp.HeaderLen+1000)
+	udp.Put(u, peer.As4(), addrA.Addr().As4(), 1000, 7)
+	frame := buildIPFrame(ifc.hw, ipv4.Fields{Protocol: ipv4.ProtoUDP, Src: peer, Dst: addrA.Addr()}, u)
+	for i := 0; i < 100; i++ {
+		ifc.input(frame)
+	}
+	st := s.Stats()
+	// 1000+256 bytes charged each: 8 fit within 10000, the 9th passes
+	// with 10048 queued, the rest are dropped.
+	if st.UDP.InDatagrams != 9 || st.UDP.RcvbufErrors != 91 {
+		t.Errorf("delivered %d, dropped %d; want 9 and 91", st.UDP.InDatagrams, st.UDP.RcvbufErrors)
+	}
+}
