@@ -1,49 +1,20 @@
 package ether
 
 import (
-	"encoding/hex"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/stacknet/stacknet/internal/golden"
 )
 
-// readHex reads a golden packet from testdata: hexadecimal bytes separated
-// by white space, with comments running from '#' to the end of the line.
+// readHex reads the golden packet testdata/name.
 func readHex(t testing.TB, name string) []byte {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var digits strings.Builder
-	for line := range strings.Lines(string(src)) {
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		for _, f := range strings.Fields(line) {
-			digits.WriteString(f)
-		}
-	}
-	b, err := hex.DecodeString(digits.String())
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return b
+	return golden.Read(t, filepath.Join("testdata", name))
 }
 
-// goldenFiles lists every golden packet, for the fuzz seeds.
+// goldenFiles lists every golden packet in testdata.
 func goldenFiles(t testing.TB) []string {
 	t.Helper()
-	names, err := filepath.Glob(filepath.Join("testdata", "*.hex"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(names) == 0 {
-		t.Fatal("no golden packets in testdata")
-	}
-	for i, n := range names {
-		names[i] = filepath.Base(n)
-	}
-	return names
+	return golden.Files(t, "testdata")
 }

@@ -1,41 +1,18 @@
 package ipv4
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/hex"
 	"net/netip"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/stacknet/stacknet/internal/golden"
 )
 
-// readHex reads testdata/golden/name.hex: hex bytes separated by white
-// space, with '#' comments.
+// readHex reads the golden packet testdata/golden/name.hex.
 func readHex(t testing.TB, name string) []byte {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "golden", name+".hex"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []byte
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
-		for _, w := range strings.Fields(line) {
-			b, err := hex.DecodeString(w)
-			if err != nil {
-				t.Fatalf("%s.hex: %v", name, err)
-			}
-			out = append(out, b...)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return golden.Read(t, filepath.Join("testdata", "golden", name+".hex"))
 }
 
 var (
