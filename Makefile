@@ -39,13 +39,14 @@ fuzz:
 		done; \
 	done
 
-## lint: gofmt, go vet (Linux, macOS, FreeBSD) and staticcheck.
+## lint: gofmt, go vet (Linux, macOS, FreeBSD, and 32-bit x86) and staticcheck.
 lint: staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	GOOS=darwin $(GO) vet $(PKGS)
 	GOOS=freebsd $(GO) vet $(PKGS)
+	GOARCH=386 $(GO) vet $(PKGS)
 	"$$($(GO) env GOPATH)/bin/staticcheck" $(PKGS)
 
 staticcheck:

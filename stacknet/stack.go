@@ -59,10 +59,14 @@ type Config struct {
 // Two Stacks in one process share nothing. All methods are safe for
 // concurrent use.
 type Stack struct {
+	// stats comes first: its uint64 counters are updated with
+	// sync/atomic, which on 32-bit systems needs the 8-byte alignment Go
+	// guarantees only for the first word of an allocated struct.
+	stats counters
+
 	cfg    Config
 	log    *slog.Logger
 	timers *timers.Service
-	stats  counters
 	bufs   bufPool
 	ids    *ipv4.IDGen
 	routes ipv4.Table

@@ -22,7 +22,7 @@ func BenchmarkArmCancel10k(b *testing.B) {
 			rng := rand.New(rand.NewPCG(5, 6))
 			for i := range ts {
 				ts[i].Init(s, func() {})
-				ds[i] = time.Hour + time.Duration(rng.IntN(int(time.Hour)))
+				ds[i] = time.Hour + time.Duration(rng.Int64N(int64(time.Hour)))
 			}
 			b.ReportAllocs()
 			for b.Loop() {
