@@ -5,28 +5,15 @@ import (
 	"testing"
 
 	"github.com/stacknet/stacknet/internal/golden"
-
+	"github.com/stacknet/stacknet/internal/golden/ipgolden"
 	"github.com/stacknet/stacknet/proto/ipv4"
 )
-
-// readHex reads the golden packet testdata/name.
-func readHex(t testing.TB, name string) []byte {
-	t.Helper()
-	return golden.Read(t, filepath.Join("testdata", name))
-}
 
 // readGolden reads a golden IPv4 datagram and returns its header and the
 // UDP datagram it carries.
 func readGolden(t testing.TB, name string) (ipv4.Header, []byte) {
 	t.Helper()
-	ip, err := ipv4.Parse(readHex(t, name))
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	if ip.Protocol() != ipv4.ProtoUDP {
-		t.Fatalf("%s: protocol %d", name, ip.Protocol())
-	}
-	return ip, ip.Payload()
+	return ipgolden.Read(t, filepath.Join("testdata", name), ipv4.ProtoUDP)
 }
 
 // goldenFiles lists every golden packet in testdata.
