@@ -208,6 +208,21 @@ func (*kernelEnv) NonLocalAddr() string { return "198.51.100.7" }
 // reports while sk_err is set, without clearing it (as SO_ERROR would).
 func (e *kernelEnv) WaitPendingError(t *testing.T, c net.Conn) {
 	t.Helper()
+	pollFor(t, c, 0, unix.POLLERR, "no ICMP error reached the socket")
+}
+
+// WaitQueued polls the socket for POLLIN. Delivery on the loopback
+// interface is done by the sending system call, so a datagram that is
+// queued tells that the ones sent before it are too.
+func (e *kernelEnv) WaitQueued(t *testing.T, pc net.PacketConn) {
+	t.Helper()
+	pollFor(t, pc, unix.POLLIN, unix.POLLIN, "nothing was queued on the socket")
+}
+
+// pollFor polls the kernel socket under c, asking for events, until one
+// of want is reported, failing t with failure after the guard time.
+func pollFor(t *testing.T, c any, events, want int16, failure string) {
+	t.Helper()
 	sc, err := c.(syscall.Conn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +232,7 @@ func (e *kernelEnv) WaitPendingError(t *testing.T, c net.Conn) {
 		var revents int16
 		var perr error
 		err := sc.Control(func(fd uintptr) {
-			fds := []unix.PollFd{{Fd: int32(fd)}}
+			fds := []unix.PollFd{{Fd: int32(fd), Events: events}}
 			_, perr = unix.Poll(fds, 10)
 			revents = fds[0].Revents
 		})
@@ -227,42 +242,11 @@ func (e *kernelEnv) WaitPendingError(t *testing.T, c net.Conn) {
 		if perr != nil && perr != unix.EINTR {
 			t.Fatal(perr)
 		}
-		if revents&unix.POLLERR != 0 {
+		if revents&want != 0 {
 			return
 		}
 	}
-	t.Fatalf("no ICMP error reached the socket within %v", guard)
-}
-
-// WaitQueued polls the socket for POLLIN. Delivery on the loopback
-// interface is done by the sending system call, so a datagram that is
-// queued tells that the ones sent before it are too.
-func (e *kernelEnv) WaitQueued(t *testing.T, pc net.PacketConn) {
-	t.Helper()
-	sc, err := pc.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	end := time.Now().Add(guard)
-	for time.Now().Before(end) {
-		var revents int16
-		var perr error
-		err := sc.Control(func(fd uintptr) {
-			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			_, perr = unix.Poll(fds, 10)
-			revents = fds[0].Revents
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if perr != nil && perr != unix.EINTR {
-			t.Fatal(perr)
-		}
-		if revents&unix.POLLIN != 0 {
-			return
-		}
-	}
-	t.Fatalf("nothing was queued on the socket within %v", guard)
+	t.Fatalf("%s within %v", failure, guard)
 }
 
 // stackEnv is two stacknet Stacks joined by a Pipe.
