@@ -104,6 +104,11 @@ func (g *ISNGen) TSClock(now time.Time) uint32 {
 	return uint32(ticks(now.Sub(g.base), TSTick))
 }
 
+// TSEpoch is the moment TSClock counts from, for a Config.TSEpoch: a
+// connection's TSval at now is TSOffset plus the whole milliseconds from
+// TSEpoch to now, rounded as TSClock rounds them.
+func (g *ISNGen) TSEpoch() time.Time { return g.base }
+
 // ticks is how many whole ticks d holds, rounded towards minus infinity
 // so that a tick is as long before the base as after it.
 func ticks(d, tick time.Duration) int64 {
