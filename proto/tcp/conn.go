@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"errors"
+	"math/bits"
 	"net/netip"
 	"time"
 )
@@ -212,100 +213,281 @@ type Info struct {
 // mutex per Conn), delivers segments to Input, calls Timer when Deadline
 // passes, and acts on the Events returned. A Conn allocates nothing per
 // segment in steady state.
+//
+// Errors, EOF and the user calls, as on Linux:
+//
+//   - Read returns the data queued first, even after a failure. Once none
+//     is left: the error that failed the connection (ErrReset, ErrRefused,
+//     ErrTimedOut or a soft error from ICMP, ErrAborted after Abort) is
+//     returned once, by whichever of Read or Write comes first (Linux's
+//     sock_error clears sk_err); after that Read returns io.EOF, every
+//     time. After the peer's FIN, and after CloseRead, Read returns io.EOF
+//     every time once the data before it is read. A Conn that reached
+//     CLOSED without an error (a passive open reset in SYN-RECEIVED, or
+//     the normal end of a close) also reads io.EOF.
+//   - Write returns ErrNotConnected in SYN-SENT and SYN-RECEIVED;
+//     ErrClosedWrite (EPIPE) after CloseWrite or Close; after a failure,
+//     the error if it was not reported yet (then counted as reported),
+//     else ErrClosedWrite (EPIPE); ErrClosedWrite in CLOSED.
+//   - Err always returns the error that failed the connection; reporting
+//     it through Read or Write does not clear it.
 type Conn struct {
-	// The machine's state: see conn_*.go.
-	_ struct{}
+	cfg Config
+	out Emitter
+
+	state       State
+	err         error // what failed the connection
+	errReported bool  // err was returned by Read or Write once
+	softErr     error // the last soft error from ICMP (RFC 1122 4.2.3.9)
+
+	passive     bool // opened by AcceptSYN or AcceptCookie
+	readClosed  bool // CloseRead or Close: Read returns io.EOF once empty
+	writeClosed bool // CloseWrite or Close: a FIN follows the data
+	orphan      bool // Close: the application is gone
+	finRcvd     bool // the peer's FIN was reached and processed
+
+	// Send sequence variables (RFC 9293 3.3.1). sndMax is the highest
+	// SND.NXT reached: after a retransmission timeout SND.NXT goes back to
+	// SND.UNA and climbs again (go-back-N), so acceptable ACKs reach
+	// sndMax.
+	iss, sndUna, sndNxt, sndMax Seq
+	sndWnd, maxSndWnd           int // scaled; the largest window offered
+	sndWl1, sndWl2              Seq
+	sq                          sendQueue // the data from sqSeq on
+	sqSeq                       Seq       // the sequence number of sq's first octet
+	sndSml                      Seq       // end of the last segment shorter than the MSS sent (Minshall's Nagle)
+
+	// Receive sequence variables: RCV.NXT is rq.RcvNxt().
+	irs     Seq
+	rq      RecvQueue
+	rcvAdv  Seq // the right edge of the window last advertised
+	lastAck Seq // the acknowledgment number last sent (Last.ACK.sent, RFC 7323 4.3)
+	rcvMSS  int // the largest segment seen from the peer, for delayed ACK (Linux's rcv_mss)
+
+	// Options (RFC 9293 3.2, RFC 7323, RFC 2018).
+	peerMSS, sndMSS        int   // the peer's MSS option (536 by default); the effective send MSS
+	sndWScale, rcvWScale   uint8 // shift counts for the windows we get and give
+	wscaleOK, sackOK, tsOK bool  // negotiated
+	offerWScale            uint8 // what our SYN or SYN-ACK offered
+	tsRecent               uint32
+	tsRecentAt             time.Time
+	oowAt                  time.Time // the last ACK to an out-of-window segment or challenge ACK (RFC 5961 7)
+	ackPending, ackNow     bool      // an ACK is owed; it must go now
+	quickAcks              int       // segments still acknowledged at once after the handshake (Linux quickack)
+	quickStarted           bool
+	dackAt                 time.Time // the delayed ACK is due
+	synRetransmitted       bool      // the SYN or SYN-ACK was retransmitted
+
+	// Retransmission (RFC 6298) and probes.
+	rto         RTO
+	rtxAt       time.Time // RTO, SYN retransmission or persist timer
+	rtxArmedAt  time.Time
+	persist     bool // rtxAt is the persist timer
+	retries     int  // consecutive expirations of the retransmission timer
+	persistN    int  // persist backoff
+	probes      int  // keepalive or zero-window probes unanswered
+	probeStart  time.Time
+	firstRtxAt  time.Time // when the oldest unacknowledged data was first sent, once retransmitted (Linux's retrans_stamp)
+	rttTiming   bool      // Karn: timing the segment ending at rttSeq, sent at rttAt
+	rttSeq      Seq
+	rttAt       time.Time
+	lastSendAt  time.Time // new data last sent, for restart after idle
+	lastRecvAt  time.Time // an acceptable segment last arrived, for keepalive
+	kaAt        time.Time // keepalive timer
+	closeAt     time.Time // TIME-WAIT or orphan FIN-WAIT-2 timer
+	reclaimAt   time.Time // give idle buffers back
+	bufUsedAt   time.Time // the buffers last held data
+	retransmits uint64
+
+	// Congestion control and loss recovery (RFC 5681, RFC 6582, RFC 6675).
+	cc         CongestionControl
+	sb         *Scoreboard // nil until the first SACK block, and again when idle
+	dupAcks    int
+	maxOut     int // the largest flight of the round (Linux's max_packets_out)
+	maxOutSeq  Seq // the round ends when SND.UNA reaches it
+	inRecovery bool
+	recover    Seq // RFC 6582 "recover"
+	highRxt    Seq // RFC 6675 HighRxt + 1
+
+	// Receive buffer auto-tuning (Linux's dynamic right-sizing).
+	autotune   bool
+	rcvSpaceAt time.Time
+	rcvCopied  int
+	rcvRTT     time.Duration // the receiver's RTT estimate, from echoed timestamps (Linux's rcv_rtt_est)
+
+	// The segment being emitted, kept here so that nothing escapes.
+	f Fields
+	o Options
 }
 
+// Linux's defaults, for the zero fields of Config.
+const (
+	defaultMSS           = 1460
+	defaultPeerMSS       = 536 // RFC 9293 3.7.1: IPv4 default
+	defaultSendBuffer    = 4 << 20
+	defaultRecvBuffer    = 128 << 10
+	defaultRecvBufferMax = 6 << 20
+	defaultDelayedAck    = 40 * time.Millisecond
+	defaultTimeWait      = 60 * time.Second
+	defaultSynRetries    = 6
+	defaultSynAckRetries = 5
+	defaultRetries2      = 15
+	defaultKeepIdle      = 2 * time.Hour
+	defaultKeepIntvl     = 75 * time.Second
+	defaultKeepCnt       = 9
+	finTimeout           = 60 * time.Second // tcp_fin_timeout: orphan FIN-WAIT-2
+	tsRecentMaxAge       = 24 * 24 * time.Hour
+	oowRateLimit         = 500 * time.Millisecond // tcp_invalid_ratelimit
+	reclaimDelay         = time.Second
+	minSndMSS            = 48 // tcp_min_snd_mss
+	tsOptLen             = 12
+	synTimeoutFallback   = 3 * time.Second // RFC 6298 5.7
+	quickAckSegments     = 16
+)
+
 // NewConn returns a connection in CLOSED that sends through out.
-func NewConn(cfg *Config, out Emitter) *Conn { panic("TODO") }
+func NewConn(cfg *Config, out Emitter) *Conn {
+	c := &Conn{cfg: *cfg, out: out}
+	d := &c.cfg
+	if d.MSS <= 0 {
+		d.MSS = defaultMSS
+	}
+	d.MSS = min(d.MSS, MaxSegment-HeaderLen)
+	if d.SendBuffer <= 0 {
+		d.SendBuffer = defaultSendBuffer
+	}
+	if d.RecvBuffer <= 0 {
+		d.RecvBuffer = defaultRecvBuffer
+	}
+	if d.RecvBufferMax <= 0 {
+		d.RecvBufferMax = defaultRecvBufferMax
+	}
+	d.RecvBuffer = min(d.RecvBuffer, MaxRecvCapacity)
+	d.RecvBufferMax = min(max(d.RecvBufferMax, d.RecvBuffer), MaxRecvCapacity)
+	if d.DelayedAck <= 0 {
+		d.DelayedAck = defaultDelayedAck
+	}
+	if d.TimeWait <= 0 {
+		d.TimeWait = defaultTimeWait
+	}
+	if d.SynRetries <= 0 {
+		d.SynRetries = defaultSynRetries
+	}
+	if d.SynAckRetries <= 0 {
+		d.SynAckRetries = defaultSynAckRetries
+	}
+	if d.Retries2 <= 0 {
+		d.Retries2 = defaultRetries2
+	}
+	d.KeepAlive = keepAliveDefaults(d.KeepAlive)
+	c.autotune = d.RecvBufferMax > d.RecvBuffer
+	c.sq.limit = d.SendBuffer
+	c.peerMSS = defaultPeerMSS
+	c.sndMSS = min(d.MSS, defaultPeerMSS)
+	c.rcvMSS = c.sndMSS
+	c.cc = NewCongestionControl(d.Congestion)
+	c.iss = d.ISS
+	c.sndUna, c.sndNxt, c.sndMax, c.sqSeq = d.ISS, d.ISS, d.ISS, d.ISS.Add(1)
+	c.recover, c.highRxt, c.sndSml = d.ISS, d.ISS, d.ISS
+	// RFC 7323 2.3: the shift that lets the largest receive buffer be
+	// offered: ilog2(RecvBufferMax) - 15, as Linux, within [0, 14].
+	if !d.NoWScale {
+		c.offerWScale = uint8(min(max(bitLen(d.RecvBufferMax)-1-15, 0), MaxWScale))
+	}
+	c.rq.reset(d.RecvBuffer, 0)
+	return c
+}
 
-// Open starts an active open: sends a SYN and enters SYN-SENT.
-func (c *Conn) Open(now time.Time) Events { panic("TODO") }
+func keepAliveDefaults(k KeepAlive) KeepAlive {
+	if k.Idle <= 0 {
+		k.Idle = defaultKeepIdle
+	}
+	if k.Interval <= 0 {
+		k.Interval = defaultKeepIntvl
+	}
+	if k.Count <= 0 {
+		k.Count = defaultKeepCnt
+	}
+	return k
+}
 
-// AcceptSYN starts a passive open from syn, a SYN that reached a listener:
-// records the peer's options, sends the SYN-ACK and enters SYN-RECEIVED.
-func (c *Conn) AcceptSYN(syn *Segment, now time.Time) Events { panic("TODO") }
+// State is the current RFC 9293 state.
+func (c *Conn) State() State { return c.state }
 
-// AcceptCookie makes the connection ESTABLISHED from ack, the ACK that
-// returned a valid SYN cookie, with what the cookie kept of the SYN, and
-// then processes the rest of ack (its data, FIN) as Input would.
-func (c *Conn) AcceptCookie(p SynParams, ack *Segment, now time.Time) Events { panic("TODO") }
+// Err is the error that failed the connection, or nil.
+func (c *Conn) Err() error { return c.err }
 
-// Input processes one segment addressed to this connection (RFC 9293
-// 3.10.7).
-func (c *Conn) Input(seg *Segment, now time.Time) Events { panic("TODO") }
+// Readable is how many bytes Read would return now.
+func (c *Conn) Readable() int { return c.rq.Readable() }
 
-// Timer runs whatever timers are due at now: retransmission, delayed ACK,
-// persist, keepalive, TIME-WAIT, SYN-RECEIVED and user timeout.
-func (c *Conn) Timer(now time.Time) Events { panic("TODO") }
+// Writable is how many bytes Write would queue now: the free space of the
+// send buffer while writing is possible, else 0.
+func (c *Conn) Writable() int {
+	if c.writeClosed || c.err != nil || !c.synchronized() {
+		return 0
+	}
+	return c.sq.Free()
+}
+
+// synchronized reports whether the state is one of RFC 9293's
+// synchronized states, SYN-RECEIVED excepted: a SYN was exchanged each way
+// and acknowledged.
+func (c *Conn) synchronized() bool {
+	switch c.state {
+	case Established, FinWait1, FinWait2, CloseWait, Closing, LastAck, TimeWait:
+		return true
+	}
+	return false
+}
+
+// Info returns a snapshot of the connection.
+func (c *Conn) Info() Info {
+	i := Info{
+		State:       c.state,
+		SndMSS:      c.sndMSS,
+		RcvMSS:      c.rcvMSS,
+		SndWScale:   -1,
+		RcvWScale:   -1,
+		SACK:        c.sackOK,
+		Timestamps:  c.tsOK,
+		CWND:        c.cc.CWND(),
+		Ssthresh:    c.cc.Ssthresh(),
+		SRTT:        c.rto.SRTT(),
+		RTTVar:      c.rto.RTTVar(),
+		RTO:         c.rto.Timeout(),
+		SndUna:      c.sndUna,
+		SndNxt:      c.sndNxt,
+		RcvNxt:      c.rq.RcvNxt(),
+		SndWnd:      c.sndWnd,
+		RcvWnd:      max(int(c.rcvAdv.Diff(c.rq.RcvNxt())), 0),
+		Retransmits: c.retransmits,
+		Unacked:     max(int(c.sndMax.Diff(c.sqSeq)), 0),
+		Readable:    c.rq.Readable(),
+		RecvBuffer:  c.rq.Capacity(),
+		SendBuffer:  c.sq.limit,
+	}
+	i.Unacked = min(i.Unacked, c.sq.Len())
+	i.Unsent = c.sq.Len() - i.Unacked
+	if c.wscaleOK {
+		i.SndWScale, i.RcvWScale = int(c.sndWScale), int(c.rcvWScale)
+	}
+	return i
+}
 
 // Deadline is when Timer must next be called; zero when nothing is
 // pending.
-func (c *Conn) Deadline() time.Time { panic("TODO") }
+func (c *Conn) Deadline() time.Time {
+	if c.state == Closed {
+		return time.Time{}
+	}
+	d := c.rtxAt
+	for _, t := range [...]time.Time{c.dackAt, c.kaAt, c.closeAt, c.reclaimAt} {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
+	}
+	return d
+}
 
-// Write queues as much of p as the send buffer has room for and sends
-// what the windows allow (Nagle's rule unless NoDelay). It returns how
-// much it queued, and ErrClosedWrite after CloseWrite or Close, Err()
-// after a failure, ErrNotConnected before the handshake completes.
-func (c *Conn) Write(p []byte, now time.Time) (int, error) { panic("TODO") }
-
-// Read takes up to len(p) bytes of in-order data, and sends a window
-// update if that opened the window enough (RFC 1122 4.2.3.3). It returns
-// (0, nil) when nothing is there yet, (0, io.EOF) after the peer's FIN
-// once the data before it is read, and (0, Err()) after a failure.
-func (c *Conn) Read(p []byte, now time.Time) (int, error) { panic("TODO") }
-
-// CloseWrite queues a FIN after the data written (RFC 9293 3.10.4): the
-// half-close of shutdown(SHUT_WR).
-func (c *Conn) CloseWrite(now time.Time) Events { panic("TODO") }
-
-// Close is the application's close(2): with unread data, or with linger
-// zero, it aborts (sends RST, RFC 9293 3.10.4 and RFC 2525 2.17);
-// otherwise it sends a FIN after the data written, and any data arriving
-// afterwards is answered with RST (Linux). The Conn lives on through
-// FIN-WAIT and TIME-WAIT until EvClosed.
-func (c *Conn) Close(linger0 bool, now time.Time) Events { panic("TODO") }
-
-// Abort sends a RST if synchronized and enters CLOSED at once (RFC 9293
-// 3.10.5, ABORT).
-func (c *Conn) Abort(now time.Time) Events { panic("TODO") }
-
-// SoftError records an error from ICMP (RFC 1122 4.2.3.9, RFC 5461).
-// hard is Linux's "fatal" class: in SYN-SENT and SYN-RECEIVED a hard error
-// fails the connection with err; otherwise err is kept and reported
-// instead of ErrTimedOut if the connection later times out.
-func (c *Conn) SoftError(err error, hard bool, now time.Time) Events { panic("TODO") }
-
-// PathMTU lowers the path MTU after an ICMP fragmentation-needed (RFC 1191
-// 6.3) and retransmits what no longer fits.
-func (c *Conn) PathMTU(mtu int, now time.Time) Events { panic("TODO") }
-
-// State is the current RFC 9293 state.
-func (c *Conn) State() State { panic("TODO") }
-
-// Err is the error that failed the connection, or nil.
-func (c *Conn) Err() error { panic("TODO") }
-
-// Readable is how many bytes Read would return now.
-func (c *Conn) Readable() int { panic("TODO") }
-
-// Writable is how many bytes Write would queue now.
-func (c *Conn) Writable() int { panic("TODO") }
-
-// Info returns a snapshot of the connection.
-func (c *Conn) Info() Info { panic("TODO") }
-
-// SetNoDelay, SetKeepAlive, SetUserTimeout, SetSendBuffer and
-// SetRecvBuffer change the Config's settings on a live connection as the
-// socket options do on Linux. SetRecvBuffer turns autotuning off.
-func (c *Conn) SetNoDelay(on bool, now time.Time) Events  { panic("TODO") }
-func (c *Conn) SetKeepAlive(k KeepAlive, now time.Time)   { panic("TODO") }
-func (c *Conn) SetUserTimeout(d time.Duration)            { panic("TODO") }
-func (c *Conn) SetSendBuffer(n int, now time.Time) Events { panic("TODO") }
-func (c *Conn) SetRecvBuffer(n int, now time.Time) Events { panic("TODO") }
-
-// CloseRead is shutdown(SHUT_RD): from now on Read returns io.EOF once
-// nothing is queued. As on Linux, data that arrives is still acknowledged
-// and may still be read; nothing is sent.
-func (c *Conn) CloseRead() { panic("TODO") }
+// bitLen is the number of bits needed to write n.
+func bitLen(n int) int { return bits.Len(uint(n)) }

@@ -55,7 +55,8 @@ const (
 // A RecvQueue allocates only in NewRecvQueue and Grow. It is not safe for
 // concurrent use.
 type RecvQueue struct {
-	buf      []byte // the ring; len(buf) is the capacity
+	buf      []byte // the ring, of capacity octets; nil while empty after Release
+	capacity int    // the size of the ring
 	head     int    // index in buf of the first readable octet
 	readable int    // in-order octets not yet read
 	rcvNxt   Seq    // RCV.NXT: the sequence number of buf[head+readable]
@@ -76,8 +77,30 @@ type RecvQueue struct {
 // capacity is negative or more than MaxRecvCapacity.
 func NewRecvQueue(capacity int, rcvNxt Seq) *RecvQueue {
 	checkRecvCapacity(capacity)
-	return &RecvQueue{buf: make([]byte, capacity), rcvNxt: rcvNxt}
+	return &RecvQueue{buf: make([]byte, capacity), capacity: capacity, rcvNxt: rcvNxt}
 }
+
+// reset makes q an empty queue of capacity octets expecting rcvNxt, whose
+// ring is allocated only when data arrives (see Release).
+func (q *RecvQueue) reset(capacity int, rcvNxt Seq) {
+	checkRecvCapacity(capacity)
+	*q = RecvQueue{capacity: capacity, rcvNxt: rcvNxt}
+}
+
+// Release gives the ring's memory back when it holds nothing, neither
+// readable nor out-of-order data, so that an idle connection holds no
+// buffer; the next Write that brings data allocates it again. It reports
+// whether memory was released.
+func (q *RecvQueue) Release() bool {
+	if q.readable != 0 || q.n != 0 || q.buf == nil {
+		return false
+	}
+	q.buf, q.head = nil, 0
+	return true
+}
+
+// Allocated is the memory the ring holds now: Capacity or 0.
+func (q *RecvQueue) Allocated() int { return len(q.buf) }
 
 func checkRecvCapacity(capacity int) {
 	if capacity < 0 || capacity > MaxRecvCapacity {
@@ -90,14 +113,14 @@ func checkRecvCapacity(capacity int) {
 func (q *RecvQueue) RcvNxt() Seq { return q.rcvNxt }
 
 // Capacity is the size of the buffer.
-func (q *RecvQueue) Capacity() int { return len(q.buf) }
+func (q *RecvQueue) Capacity() int { return q.capacity }
 
 // Window is the free space for data from RCV.NXT on: the capacity less
 // the readable data. Out-of-order data held lies inside this space and
 // does not reduce it: RCV.WND (RFC 9293 3.3.1) is the sequence space from
 // RCV.NXT the receiver will accept, whether or not parts of it have
 // arrived already.
-func (q *RecvQueue) Window() int { return len(q.buf) - q.readable }
+func (q *RecvQueue) Window() int { return q.capacity - q.readable }
 
 // Readable is the number of in-order octets waiting for the application.
 func (q *RecvQueue) Readable() int { return q.readable }
@@ -164,6 +187,9 @@ func (q *RecvQueue) Write(seq Seq, data []byte) (accepted int) {
 	lo, hi := max(off, 0), min(end, limit)
 	if lo >= hi {
 		return 0
+	}
+	if q.buf == nil {
+		q.buf = make([]byte, q.capacity)
 	}
 	q.copyIn(int(lo), data[lo-off:hi-off])
 	if lo > 0 {
@@ -364,7 +390,11 @@ func (q *RecvQueue) TakeDSACK() (SACKBlock, bool) {
 // than MaxRecvCapacity.
 func (q *RecvQueue) Grow(capacity int) {
 	checkRecvCapacity(capacity)
-	if capacity <= len(q.buf) {
+	if capacity <= q.capacity {
+		return
+	}
+	q.capacity = capacity
+	if q.buf == nil {
 		return
 	}
 	nb := make([]byte, capacity)
