@@ -11,17 +11,21 @@ import (
 )
 
 // Dial connects to address on the named network, as net.Dial does.
-// Networks: "udp" and "udp4". Addresses are IPv4 literals or "localhost"
+// Networks: "tcp", "tcp4", "udp" and "udp4". Addresses are IPv4 literals or "localhost"
 // with a port, such as "192.0.2.1:53"; names are not looked up yet.
 func (s *Stack) Dial(network, address string) (net.Conn, error) {
 	return s.DialContext(context.Background(), network, address)
 }
 
-// DialContext is Dial with a context. A UDP dial sends nothing, so ctx
-// is only checked before the socket is bound; the connection outlives it.
+// DialContext is Dial with a context. A TCP dial waits for the handshake
+// as long as ctx allows; cancelled, it fails with a *net.OpError wrapping
+// context.Canceled, and past ctx's deadline with an "i/o timeout" that
+// matches context.DeadlineExceeded, as package net's does. A UDP dial
+// sends nothing, so ctx is only checked before the socket is bound.
+// Either connection outlives ctx.
 func (s *Stack) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	switch network {
-	case "udp", "udp4":
+	case "udp", "udp4", "tcp", "tcp4":
 	default:
 		return nil, opError("dial", network, nil, nil, net.UnknownNetworkError(network))
 	}
@@ -31,6 +35,13 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 	raddr, err := resolveAddr(network, address, false)
 	if err != nil {
 		return nil, opError("dial", network, nil, nil, err)
+	}
+	if network == "tcp" || network == "tcp4" {
+		c, err := s.dialTCP(ctx, network, netip.AddrPort{}, raddr)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
 	}
 	c, err := s.DialUDP(ctx, network, netip.AddrPort{}, raddr)
 	if err != nil {

@@ -125,6 +125,10 @@ func (s *Stack) errorToSocket(q quote, typ, code uint8, info uint32, local bool)
 			netip.AddrPortFrom(q.dst, binary.BigEndian.Uint16(q.transport[2:4])), errno) {
 			add(&s.stats.ICMP.InErrorsDelivered)
 		}
+	case ipv4.ProtoTCP:
+		if s.tcpError(q, typ, code, info, local) {
+			add(&s.stats.ICMP.InErrorsDelivered)
+		}
 	case ipv4.ProtoICMP:
 		if len(q.transport) < 8 || q.transport[0] != icmp.TypeEcho {
 			return

@@ -147,6 +147,9 @@ func (s *Stack) deliver(i *Interface, h ipv4.Header, bcast bool) {
 	case ipv4.ProtoUDP:
 		add(&s.stats.IP.InDelivers)
 		s.udpInput(i, h, bcast)
+	case ipv4.ProtoTCP:
+		add(&s.stats.IP.InDelivers)
+		s.tcpInput(i, h, bcast)
 	default:
 		add(&s.stats.IP.InUnknownProtos)
 		if !bcast {

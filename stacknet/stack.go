@@ -53,6 +53,9 @@ type Config struct {
 	// UDPReceiveBuffer is each UDP socket's receive buffer in bytes; 0 means
 	// 212992, Linux's net.core.rmem_default.
 	UDPReceiveBuffer int
+
+	// TCP configures TCP: buffers, congestion control, listen queues.
+	TCP TCPConfig
 }
 
 // Stack is one TCP/IP stack: its interfaces, routes, sockets and timers.
@@ -73,6 +76,7 @@ type Stack struct {
 	reasm  *ipv4.Reassembler
 	icmpRL *icmp.RateLimiter
 	udp    *udp.Table[*UDPConn]
+	tcp    tcpStack
 	pings  pinger
 
 	// ifaces is read on every packet, so it is a snapshot replaced whole
@@ -100,6 +104,9 @@ func New(cfg Config) (*Stack, error) {
 	if cfg.UDPReceiveBuffer < 0 {
 		return nil, errors.New("stacknet: Config.UDPReceiveBuffer is negative")
 	}
+	if err := cfg.TCP.check(); err != nil {
+		return nil, err
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -115,6 +122,7 @@ func New(cfg Config) (*Stack, error) {
 		done:   make(chan struct{}),
 	}
 	s.ifaces.Store(&ifaceSet{})
+	s.tcp.init()
 	s.pings.init()
 	s.reasm = ipv4.NewReassembler(cfg.Reassembly, s.timers, s.reassemblyTimedOut)
 	if !cfg.NoLoopback {
@@ -247,6 +255,7 @@ func (s *Stack) Close() error {
 	for _, c := range socks {
 		c.stackClosed()
 	}
+	s.tcp.closeAll()
 	s.pings.closeAll()
 	var errs []error
 	for _, ifc := range ifaces {

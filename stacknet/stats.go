@@ -9,13 +9,15 @@ import (
 // Stats are the stack's counters, in the manner of `netstat -s`: for each
 // protocol what came in, what went out, and every drop by its reason. The
 // names follow the SNMP MIBs that netstat reads (RFC 4293 for IP, RFC 4113
-// for UDP) where one exists.
+// for UDP, RFC 4022 for TCP, Linux's TcpExt for the rest of TCP) where
+// one exists.
 type Stats struct {
 	Link LinkStats
 	ARP  ARPStats
 	IP   IPStats
 	ICMP ICMPStats
 	UDP  UDPStats
+	TCP  TCPStats
 }
 
 // LinkStats count frames between the devices and the stack.
@@ -100,12 +102,44 @@ type UDPStats struct {
 	InBadLength  uint64
 }
 
+// TCPStats follow RFC 4022's tcp group and Linux's TcpExt counters, as
+// netstat -s prints them.
+type TCPStats struct {
+	ActiveOpens  uint64 // connections Dial opened: CLOSED to SYN-SENT
+	PassiveOpens uint64 // connections a listener completed
+	AttemptFails uint64 // SYN-SENT or SYN-RECEIVED to CLOSED
+	EstabResets  uint64 // ESTABLISHED or CLOSE-WAIT to CLOSED
+	CurrEstab    uint64 // connections in ESTABLISHED or CLOSE-WAIT now (a gauge)
+	InSegs       uint64 // segments received, errors excluded
+	OutSegs      uint64 // segments sent, retransmissions and resets included
+	RetransSegs  uint64 // segments retransmitted
+	InErrs       uint64 // segments dropped as malformed; the reasons below add up to it
+	OutRsts      uint64 // resets sent
+
+	// Malformed segments by reason.
+	InCsumErrors uint64 // a bad checksum
+	InBadHeader  uint64 // shorter than a header, or a data offset beyond the segment
+	InBadOptions uint64 // an option whose length cannot be right (RFC 9293 MUST-7)
+	InNotUnicast uint64 // to a broadcast or multicast address
+
+	InNoSocket        uint64 // for no connection or listener: answered with a reset
+	ListenOverflows   uint64 // handshakes or SYNs dropped because an accept queue was full
+	ListenDrops       uint64 // SYNs and handshakes a listener dropped, overflows included
+	SyncookiesSent    uint64 // SYN-ACKs sent with a SYN cookie (the SYN queue was full)
+	SyncookiesRecv    uint64 // ACKs with a valid SYN cookie: connections made from one
+	SyncookiesFailed  uint64 // ACKs to a listener with an invalid SYN cookie
+	InICMPOutOfWindow uint64 // ICMP errors quoting a sequence number not in flight (OutOfWindowIcmps)
+}
+
 // counters is the live form of Stats. Every field is only ever touched with
 // sync/atomic, through add and snapshot, so Stats can be read at any time.
 type counters Stats
 
 // add increments the counter at p.
 func add(p *uint64) { atomic.AddUint64(p, 1) }
+
+// sub decrements the counter at p, a gauge.
+func sub(p *uint64) { atomic.AddUint64(p, ^uint64(0)) }
 
 // addN adds n to the counter at p.
 func addN(p *uint64, n int) { atomic.AddUint64(p, uint64(n)) }

@@ -89,10 +89,32 @@ var counterLayout = []struct{ key, text string }{
 	{"UDP.InCsumErrors", "  with a bad checksum"},
 	{"UDP.InBadLength", "  with a bad length"},
 	{"UDP.OutDatagrams", "packets sent"},
+
+	{"TCP.ActiveOpens", "active connection openings"},
+	{"TCP.PassiveOpens", "passive connection openings"},
+	{"TCP.AttemptFails", "failed connection attempts"},
+	{"TCP.EstabResets", "connection resets received"},
+	{"TCP.CurrEstab", "connections established"},
+	{"TCP.InSegs", "segments received"},
+	{"TCP.OutSegs", "segments sent out"},
+	{"TCP.RetransSegs", "segments retransmitted"},
+	{"TCP.InErrs", "bad segments received"},
+	{"TCP.InCsumErrors", "  with a bad checksum"},
+	{"TCP.InBadHeader", "  with a bad header length"},
+	{"TCP.InBadOptions", "  with malformed options"},
+	{"TCP.InNotUnicast", "  to a broadcast or multicast address"},
+	{"TCP.OutRsts", "resets sent"},
+	{"TCP.InNoSocket", "segments for no socket, answered with a reset"},
+	{"TCP.ListenOverflows", "times the listen queue of a socket overflowed"},
+	{"TCP.ListenDrops", "SYNs to LISTEN sockets dropped"},
+	{"TCP.SyncookiesSent", "SYN cookies sent"},
+	{"TCP.SyncookiesRecv", "SYN cookies received"},
+	{"TCP.SyncookiesFailed", "invalid SYN cookies received"},
+	{"TCP.InICMPOutOfWindow", "ICMP packets dropped because they were out-of-window"},
 }
 
 // writeStats prints st in the manner of `netstat -s`: one heading per
-// group (Link, ARP, IP, ICMP, UDP, in the order of stacknet.Stats), then
+// group (Link, ARP, IP, ICMP, UDP, TCP, in the order of stacknet.Stats), then
 // one line per counter that is not zero. A group whose counters are all
 // zero is left out.
 func writeStats(w io.Writer, st stacknet.Stats, indent string) {
