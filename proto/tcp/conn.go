@@ -32,13 +32,16 @@ var (
 	// ErrRefused: a RST answered our SYN (ECONNREFUSED).
 	ErrRefused = errors.New("tcp: connection refused")
 	// ErrReset: a RST arrived on a synchronized connection (ECONNRESET;
-	// EPIPE for a Write after the reset was reported once).
+	// EPIPE for a Write after the reset was reported once). In
+	// CLOSE-WAIT a RST fails the connection with ErrClosedWrite instead
+	// (EPIPE, as Linux's tcp_reset).
 	ErrReset = errors.New("tcp: connection reset by peer")
 	// ErrTimedOut: retransmissions, keepalive probes or the user timeout
 	// ran out (ETIMEDOUT), unless a soft error from ICMP was recorded, in
 	// which case that error is reported instead, as Linux does.
 	ErrTimedOut = errors.New("tcp: connection timed out")
-	// ErrClosedWrite: Write after CloseWrite or Close (EPIPE).
+	// ErrClosedWrite: Write after CloseWrite or Close (EPIPE); also the
+	// error of a connection reset in CLOSE-WAIT.
 	ErrClosedWrite = errors.New("tcp: write after close")
 	// ErrNotConnected: a call that needs a synchronized connection made
 	// before or after one (ENOTCONN).
@@ -217,14 +220,22 @@ type Info struct {
 // Errors, EOF and the user calls, as on Linux:
 //
 //   - Read returns the data queued first, even after a failure. Once none
-//     is left: the error that failed the connection (ErrReset, ErrRefused,
-//     ErrTimedOut or a soft error from ICMP, ErrAborted after Abort) is
-//     returned once, by whichever of Read or Write comes first (Linux's
-//     sock_error clears sk_err); after that Read returns io.EOF, every
-//     time. After the peer's FIN, and after CloseRead, Read returns io.EOF
-//     every time once the data before it is read. A Conn that reached
-//     CLOSED without an error (a passive open reset in SYN-RECEIVED, or
-//     the normal end of a close) also reads io.EOF.
+//     is left: io.EOF, every time, if the peer's FIN was received, even
+//     when the connection failed afterwards (Linux's SOCK_DONE comes
+//     first in tcp_recvmsg), and the error is then left for Write;
+//     otherwise the error that failed the connection (ErrReset,
+//     ErrRefused, ErrTimedOut or a soft error from ICMP, ErrAborted after
+//     Abort) is returned once, by whichever of Read or Write comes first
+//     (Linux's sock_error clears sk_err), and after that Read returns
+//     io.EOF, every time. After CloseRead, Read returns io.EOF once the
+//     data is read. A Conn that reached CLOSED without an error (a
+//     passive open reset in SYN-RECEIVED, or the normal end of a close)
+//     also reads io.EOF.
+//   - A RST is ErrReset in every synchronized state but CLOSE-WAIT, where
+//     it is ErrClosedWrite (EPIPE, Linux's tcp_reset), and in TIME-WAIT,
+//     where it is ignored (RFC 1337). So after the peer's FIN and a RST:
+//     Read io.EOF; Write ErrClosedWrite in CLOSE-WAIT, and ErrReset once
+//     then ErrClosedWrite in CLOSING and LAST-ACK.
 //   - Write returns ErrNotConnected in SYN-SENT and SYN-RECEIVED;
 //     ErrClosedWrite (EPIPE) after CloseWrite or Close; after a failure,
 //     the error if it was not reported yet (then counted as reported),
@@ -337,6 +348,7 @@ const (
 	defaultKeepCnt       = 9
 	finTimeout           = 60 * time.Second // tcp_fin_timeout: orphan FIN-WAIT-2
 	tsRecentMaxAge       = 24 * 24 * time.Hour
+	pawsWindow           = 1                      // TSval ticks older than TS.Recent still taken (Linux's TCP_PAWS_WINDOW)
 	oowRateLimit         = 500 * time.Millisecond // tcp_invalid_ratelimit
 	reclaimDelay         = time.Second
 	minSndMSS            = 48 // tcp_min_snd_mss

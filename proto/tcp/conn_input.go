@@ -164,18 +164,39 @@ func (c *Conn) acceptable(seg *Segment) bool {
 
 // pawsReject is RFC 7323 5.3: a segment whose TSval is older than
 // TS.Recent is an old duplicate, unless TS.Recent is more than 24 days
-// old (5.5).
+// old (5.5). As Linux's tcp_paws_discard, a TSval one tick older is let
+// in (TCP_PAWS_WINDOW), and so is a reordered duplicate ACK
+// (tcp_disordered_ack).
 func (c *Conn) pawsReject(seg *Segment, now time.Time) bool {
-	if !c.tsOK || !seg.Options.TS || seg.Flags&RST != 0 {
+	if !c.tsOK || !seg.Options.TS || seg.Flags&RST != 0 || c.tsRecent == 0 {
 		return false
 	}
-	if int32(seg.Options.TSVal-c.tsRecent) >= 0 {
+	age := int32(c.tsRecent - seg.Options.TSVal)
+	if age <= pawsWindow {
 		return false
 	}
 	if now.Sub(c.tsRecentAt) > tsRecentMaxAge {
 		return false
 	}
-	return true
+	return !c.disorderedAck(seg, age)
+}
+
+// disorderedAck is Linux's tcp_disordered_ack: a pure duplicate ACK at
+// RCV.NXT that would not update the window, with a TSval older than
+// TS.Recent by less than about an RTO, is an ACK overtaken by later
+// ones, not an old duplicate: PAWS lets it through.
+func (c *Conn) disorderedAck(seg *Segment, age int32) bool {
+	if seg.Flags&(ACK|SYN|FIN) != ACK || len(seg.Payload) != 0 ||
+		seg.Seq != c.rq.RcvNxt() || seg.Ack != c.sndUna {
+		return false
+	}
+	if c.sndWl1.LessThan(seg.Seq) {
+		return false
+	}
+	if wnd := int(seg.Window) << c.sndWScale; seg.Seq == c.sndWl1 && (wnd > c.sndWnd || wnd == 0) {
+		return false
+	}
+	return int64(age) <= int64(c.rto.Timeout()/time.Millisecond)*1024/1000
 }
 
 // updateTSRecent is RFC 7323 4.3: TS.Recent follows the TSval of
@@ -216,8 +237,13 @@ func (c *Conn) inputSync(seg *Segment, now time.Time) Events {
 		return c.inputRST(seg, now)
 	}
 	if !c.acceptable(seg) {
-		if c.sackOK && len(seg.Payload) > 0 {
-			c.rq.Write(seg.Seq, seg.Payload) // records the D-SACK of a duplicate
+		if c.sackOK {
+			// Records the D-SACK of a duplicate (RFC 2883 4), its FIN
+			// counted as Linux counts it.
+			c.rq.Write(seg.Seq, seg.Payload)
+			if fin := seg.Seq.Add(len(seg.Payload)); seg.Flags&FIN != 0 && fin.LessThan(c.rq.RcvNxt()) {
+				c.rq.SetFIN(fin)
+			}
 		}
 		c.sendOOWAck(seg, now) // for a SYN, RFC 5961 4.2's challenge ACK
 		return 0
@@ -279,12 +305,17 @@ func (c *Conn) inputRST(seg *Segment, now time.Time) Events {
 		}
 		return 0
 	}
-	if c.state == SynReceived && c.passive {
+	switch {
+	case c.state == SynReceived && c.passive:
 		return c.closeSilently() // RFC 9293: back to LISTEN, which is the listener's
+	case c.state == CloseWait:
+		// Linux's tcp_reset: EPIPE in CLOSE-WAIT, where the peer already
+		// said it has no more to send; only writing can fail now.
+		return c.die(ErrClosedWrite)
 	}
-	if c.state == SynReceived {
-		return c.die(ErrRefused)
-	}
+	// Linux's tcp_reset: ECONNRESET in every other state, SYN-RECEIVED
+	// of a simultaneous open too (RFC 9293 says "connection refused"
+	// there; Linux's socket is no longer in SYN-SENT).
 	return c.die(ErrReset)
 }
 
@@ -301,9 +332,11 @@ func (c *Conn) inputText(seg *Segment, now time.Time) Events {
 		return 0
 	}
 	nxt := c.rq.RcvNxt()
-	if c.readClosed && c.orphan && len(seg.Payload) > 0 && seg.Seq.Add(len(seg.Payload)).GreaterThan(nxt) {
-		// Linux's tcp_rcv_state_process: new data for a socket that was
-		// closed is answered with RST and the connection aborted.
+	if c.readClosed && c.state != Established && len(seg.Payload) > 0 && seg.Seq.Add(len(seg.Payload)).GreaterThan(nxt) {
+		// Linux's tcp_rcv_state_process: new data in FIN-WAIT-1 or -2
+		// for a socket whose reading side is shut (closed, or
+		// shutdown(SHUT_RD)) is answered with RST and the connection
+		// aborted (RFC 9293 3.10.7.4 ... RFC 1122 4.2.2.13).
 		if f, ok := ResetFor(seg); ok {
 			c.sendReset(f)
 		}

@@ -123,11 +123,12 @@ func (c *Conn) sendActiveReset(now time.Time) {
 // sendOOWAck sends an ACK answering an unacceptable segment, a challenge
 // ACK (RFC 5961 3.2, 4.2, 5.2) or a PAWS rejection (RFC 7323 5.3), unless
 // one was sent less than 500 ms ago (RFC 5961 7; Linux's
-// tcp_invalid_ratelimit). Segments with data are always answered, as
-// Linux does: they are not part of an ACK loop, and a lost ACK would
-// leave the peer retransmitting.
+// tcp_invalid_ratelimit). Segments with data or a FIN are always
+// answered, as Linux's tcp_oow_rate_limited (SEG.SEQ != end_seq): they
+// are not part of an ACK loop, and a lost ACK would leave the peer
+// retransmitting.
 func (c *Conn) sendOOWAck(seg *Segment, now time.Time) {
-	if len(seg.Payload) == 0 || seg.Flags&SYN != 0 {
+	if len(seg.Payload) == 0 && seg.Flags&FIN == 0 || seg.Flags&SYN != 0 {
 		if !c.oowAt.IsZero() && now.Sub(c.oowAt) < oowRateLimit {
 			return
 		}
@@ -209,15 +210,14 @@ func (c *Conn) inFlight() int {
 	return max(flight, 0)
 }
 
-// cwndAvail is how much more cwnd lets the sender have in flight, with
-// RFC 3042's limited transmit: up to two segments beyond cwnd on the
-// first two duplicate ACKs.
+// cwndAvail is how much more cwnd lets the sender have in flight. RFC
+// 3042's limited transmit (one new segment for each of the first two
+// duplicate ACKs) comes from inFlight, which counts each duplicate ACK,
+// or the SACKed data, as gone from the network, as Linux's
+// tcp_packets_in_flight does; adding the two segments to cwnd as well
+// would let four out.
 func (c *Conn) cwndAvail() int {
-	w := c.cc.CWND()
-	if !c.inRecovery && c.dupAcks > 0 && c.dupAcks < 3 {
-		w += c.dupAcks * c.sndMSS
-	}
-	return w - c.inFlight()
+	return c.cc.CWND() - c.inFlight()
 }
 
 // output sends what the windows, Nagle's rule and the state allow: lost
@@ -326,7 +326,10 @@ func (c *Conn) nagle() bool {
 	if c.cfg.NoDelay || c.writeClosed {
 		return false
 	}
-	return c.sndSml.GreaterThan(c.sndUna)
+	// Linux's tcp_minshall_check: the short segment must lie in
+	// (SND.UNA, SND.NXT], so that one sent more than 2^31 octets ago
+	// does not look unacknowledged again.
+	return c.sndSml.GreaterThan(c.sndUna) && c.sndSml.LessEq(c.sndNxt)
 }
 
 // sendData sends n octets from seq with flags (FIN counts one more) and

@@ -207,3 +207,43 @@ func TestConnTimeWaitReuseNoTS(t *testing.T) {
 		}
 	}
 }
+
+// TestConnResetAfterFIN: after the peer's FIN, a RST leaves Read at EOF
+// (Linux's SOCK_DONE before sk_err) and the error for Write: EPIPE in
+// CLOSE-WAIT (tcp_reset), ErrReset once in LAST-ACK.
+func TestConnResetAfterFIN(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		shutWr   bool // CloseWrite before the RST: LAST-ACK
+		err      error
+		firstErr error // Write's first error
+	}{
+		{"close-wait", false, ErrClosedWrite, ErrClosedWrite},
+		{"last-ack", true, ErrReset, ErrReset},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := passive(t, Config{}, nil, 100)
+			s.in(ACK|FIN, peerISS+1, connISS+1, 100, nil)
+			if tc.shutWr {
+				s.c.CloseWrite(s.now)
+			}
+			s.e.take()
+			ev := s.in(RST, peerISS+2, 0, 0, nil)
+			if s.c.State() != Closed || ev&EvError == 0 || !errors.Is(s.c.Err(), tc.err) {
+				t.Fatalf("state %v ev %b err %v", s.c.State(), ev, s.c.Err())
+			}
+			buf := make([]byte, 10)
+			for range 2 {
+				if _, err := s.c.Read(buf, s.now); err != io.EOF {
+					t.Fatalf("Read: %v, want EOF", err)
+				}
+			}
+			if _, err := s.c.Write(buf, s.now); !errors.Is(err, tc.firstErr) {
+				t.Fatalf("Write: %v, want %v", err, tc.firstErr)
+			}
+			if _, err := s.c.Write(buf, s.now); !errors.Is(err, ErrClosedWrite) {
+				t.Fatalf("second Write: %v, want ErrClosedWrite", err)
+			}
+		})
+	}
+}

@@ -273,3 +273,44 @@ func TestConnPathMTU(t *testing.T) {
 		t.Fatal("MSS raised")
 	}
 }
+
+// TestConnMinshallStale: Nagle's rule (Minshall's variant) holds a short
+// segment only while an earlier short one is unacknowledged, in
+// (SND.UNA, SND.NXT] as Linux's tcp_minshall_check: a short segment sent
+// more than 2^31 octets ago, which serial arithmetic would put beyond
+// SND.UNA again, must not hold back data when nothing is in flight.
+func TestConnMinshallStale(t *testing.T) {
+	s := passive(t, Config{}, nil, 1000)
+	s.c.sndSml = s.c.sndUna.Add(1<<31 - 100) // as if sent 2^31+100 octets ago
+	s.write(10)
+	if a := s.one(); len(a.data) != 10 {
+		t.Fatalf("sent %v, want the 10 octets at once", &a)
+	}
+}
+
+// TestConnShrunkWindowRetransmitsForever: a receiver that shrinks its
+// window to zero under data in flight, and answers every retransmission
+// with a zero window, keeps the connection alive past Retries2 (Linux's
+// tcp_retransmit_timer: the retransmissions are zero-window probes,
+// not counted); it fails only once nothing has arrived for 2 RTO max.
+func TestConnShrunkWindowRetransmitsForever(t *testing.T) {
+	s := passive(t, Config{NoTimestamps: true}, &Options{MSS: 1460, HasMSS: true}, 1000)
+	s.write(100)
+	s.one()
+	s.in(ACK, peerISS+1, connISS+1, 0, nil) // the window shut, nothing acknowledged
+	for i := range 20 {
+		segs, _ := s.untilSent(5 * time.Minute)
+		if len(segs) != 1 || segs[0].seg.Seq != connISS+1 {
+			t.Fatalf("retransmission %d: sent %v, state %v, err %v", i+1, segs, s.c.State(), s.c.Err())
+		}
+		s.in(ACK, peerISS+1, connISS+1, 0, nil)
+	}
+	if s.c.State() != Established {
+		t.Fatalf("state %v after answered retransmissions, err %v", s.c.State(), s.c.Err())
+	}
+	// Unanswered: timed out once nothing came for 2 RTO max (240 s).
+	s.advance(10 * time.Minute)
+	if s.c.State() != Closed || !errors.Is(s.c.Err(), ErrTimedOut) {
+		t.Fatalf("unanswered: state %v, err %v", s.c.State(), s.c.Err())
+	}
+}

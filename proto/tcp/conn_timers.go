@@ -86,18 +86,38 @@ func (c *Conn) onRTO(now time.Time) Events {
 	if c.sndUna == c.sndMax {
 		return 0 // nothing outstanding
 	}
-	if ut := c.cfg.UserTimeout; ut > 0 {
-		if !c.firstRtxAt.IsZero() && now.Sub(c.firstRtxAt) >= ut {
-			return c.die(c.timeoutErr())
-		}
-	} else if c.retries >= c.cfg.Retries2 {
-		// Linux's tcp_write_timeout: no RST, the connection just dies.
-		return c.die(c.timeoutErr())
-	}
-	if c.firstRtxAt.IsZero() {
+	retransmitted := !c.firstRtxAt.IsZero() // Linux: the first expiry never times out
+	if !retransmitted {
 		c.firstRtxAt = c.rtxArmedAt
 	}
-	c.retries++
+	if c.sndWnd == 0 && !c.orphan {
+		// Linux's tcp_retransmit_timer: the receiver shrank its window
+		// to zero under data in flight. The retransmissions are
+		// zero-window probes and are not counted; the connection times
+		// out only when nothing has arrived for twice the largest RTO
+		// (tcp_rtx_probe0_timed_out), or by the user timeout.
+		limit := 2 * DefaultRTOMax
+		if ut := c.cfg.UserTimeout; ut > 0 {
+			if retransmitted && now.Sub(c.firstRtxAt) > ut {
+				return c.die(c.timeoutErr())
+			}
+			limit = min(limit, ut)
+		}
+		if now.Sub(c.lastRecvAt) > limit && now.Sub(c.firstRtxAt) > limit {
+			return c.die(c.timeoutErr())
+		}
+	} else if ut := c.cfg.UserTimeout; ut > 0 {
+		if retransmitted && now.Sub(c.firstRtxAt) >= ut {
+			return c.die(c.timeoutErr())
+		}
+		c.retries++
+	} else {
+		if c.retries >= c.cfg.Retries2 {
+			// Linux's tcp_write_timeout: no RST, the connection just dies.
+			return c.die(c.timeoutErr())
+		}
+		c.retries++
+	}
 	c.cc.OnTimeout(int(c.sndMax.Diff(c.sndUna)), now)
 	c.rto.Backoff()
 	// RFC 6582 4 (after a timeout), RFC 6298 5.4: go back to SND.UNA and

@@ -145,6 +145,13 @@ func (c *Conn) Read(p []byte, now time.Time) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	// Linux's tcp_recvmsg: the end of the stream (SOCK_DONE, set by the
+	// peer's FIN) comes before a pending error, which it leaves
+	// unreported; then the error, once (sock_error); then the shut read
+	// side (RCV_SHUTDOWN, which tcp_done sets on a failure too).
+	if c.finRcvd {
+		return 0, io.EOF
+	}
 	if c.err != nil {
 		if !c.errReported {
 			c.errReported = true
@@ -152,7 +159,7 @@ func (c *Conn) Read(p []byte, now time.Time) (int, error) {
 		}
 		return 0, io.EOF
 	}
-	if c.finRcvd || c.readClosed || c.state == Closed && c.sndMax != c.iss {
+	if c.readClosed || c.state == Closed && c.sndMax != c.iss {
 		return 0, io.EOF
 	}
 	return 0, nil
@@ -268,7 +275,9 @@ func (c *Conn) Close(linger0 bool, now time.Time) Events {
 
 // CloseRead is shutdown(SHUT_RD): from now on Read returns io.EOF once
 // nothing is queued. As on Linux, data that arrives is still acknowledged
-// and may still be read; nothing is sent.
+// and may still be read, and nothing is sent; but once the sending side
+// is closed too (FIN-WAIT-1, FIN-WAIT-2), new data is answered with RST
+// and fails the connection with ErrReset, as after Close.
 func (c *Conn) CloseRead() { c.readClosed = true }
 
 // Abort sends a RST if synchronized and enters CLOSED at once (RFC 9293

@@ -65,8 +65,9 @@ type RecvQueue struct {
 	n      int                           // ranges in use
 	clock  uint64                        // counts out-of-order Writes, for SACK recency
 
-	fin      Seq // the sequence number of the FIN, when finState != finNone
-	finState uint8
+	fin      Seq    // the sequence number of the FIN, when finState != finNone
+	finState uint8  // finNone, finPending or finReached
+	finStamp uint64 // clock when a pending FIN was recorded, for SACK recency
 
 	dsack    SACKBlock // the duplicate in the last Write, when hasDSACK
 	hasDSACK bool
@@ -125,11 +126,11 @@ func (q *RecvQueue) Window() int { return q.capacity - q.readable }
 // Readable is the number of in-order octets waiting for the application.
 func (q *RecvQueue) Readable() int { return q.readable }
 
-// HasOutOfOrder reports whether data beyond a gap is held. RFC 5681 4.2:
-// an out-of-order segment SHOULD be acknowledged at once, and so SHOULD a
-// segment that fills a gap in part or whole (HasOutOfOrder true before
-// the Write).
-func (q *RecvQueue) HasOutOfOrder() bool { return q.n > 0 }
+// HasOutOfOrder reports whether data, or a FIN, beyond a gap is held.
+// RFC 5681 4.2: an out-of-order segment SHOULD be acknowledged at once,
+// and so SHOULD a segment that fills a gap in part or whole
+// (HasOutOfOrder true before the Write).
+func (q *RecvQueue) HasOutOfOrder() bool { return q.n > 0 || q.finState == finPending }
 
 // FINReached reports whether the FIN has been reached: every octet before
 // it has arrived and RcvNxt counts it. The application sees the end of
@@ -294,14 +295,28 @@ func (q *RecvQueue) insert(lo, hi int) {
 // data at or beyond the FIN is dropped, and so is any later data there.
 // Only the first FIN counts: later calls, and a FIN before RCV.NXT or
 // beyond the window, are ignored (a FIN may lie at RCV.NXT+Window(), just
-// past a full window, because it takes no buffer space). It reports
-// whether the FIN was recorded.
+// past a full window, because it takes no buffer space); the same FIN
+// again is a duplicate, reported by TakeDSACK. It reports whether the FIN
+// was recorded.
+//
+// A FIN held beyond a gap is out-of-order data like any other: it is
+// reported in SACK blocks, counting one sequence number (as Linux, whose
+// out-of-order segment's end_seq counts the FIN), merged with the data
+// that ends at it, as the most recently received.
 func (q *RecvQueue) SetFIN(seq Seq) bool {
+	if q.finState != finNone {
+		if seq == q.fin {
+			q.dupFIN()
+		}
+		return false
+	}
 	off := q.off(seq)
-	if q.finState != finNone || off < 0 || off > q.Window() {
+	if off < 0 || off > q.Window() {
 		return false
 	}
 	q.fin, q.finState = seq, finPending
+	q.clock++
+	q.finStamp = q.clock
 	for q.n > 0 && q.off(q.ranges[q.n-1].start) >= off {
 		q.n--
 	}
@@ -310,6 +325,19 @@ func (q *RecvQueue) SetFIN(seq Seq) bool {
 	}
 	q.reachFIN()
 	return true
+}
+
+// dupFIN records a retransmission of the FIN already recorded as a
+// duplicate (RFC 2883 4), counting its sequence number as Linux does: it
+// extends the D-SACK block of the data before it, if the Write of the
+// same segment made one, or is a block of its own.
+func (q *RecvQueue) dupFIN() {
+	switch {
+	case !q.hasDSACK:
+		q.setDSACK(q.fin, q.fin.Add(1))
+	case q.dsack.End == q.fin:
+		q.dsack.End = q.fin.Add(1)
+	}
 }
 
 // Read copies readable data to p and frees the space it took, opening the
@@ -355,21 +383,41 @@ func (q *RecvQueue) Discard(n int) {
 // reported ones; a block was last reported first when it last took in
 // data, so the ranges are given most recently written to first. A caller
 // sending a D-SACK block puts it before these (TakeDSACK).
+//
+// A pending FIN counts as one more octet: it extends the highest range
+// when that range ends at it, else it is a block of its own.
 func (q *RecvQueue) SACKBlocks(dst []SACKBlock) int {
-	k := min(len(dst), q.n)
+	n := q.n
+	if q.finState == finPending && (n == 0 || q.ranges[n-1].end != q.fin) {
+		n++ // the FIN alone, as range q.n
+	}
+	k := min(len(dst), n)
 	last := ^uint64(0)
 	for x := range k {
-		best := -1
-		for i := range q.n {
-			if s := q.ranges[i].stamp; s < last && (best < 0 || s > q.ranges[best].stamp) {
-				best = i
+		best, bestStamp := -1, uint64(0)
+		for i := range n {
+			if _, s := q.sackRange(i); s < last && (best < 0 || s > bestStamp) {
+				best, bestStamp = i, s
 			}
 		}
-		r := &q.ranges[best]
-		dst[x] = SACKBlock{r.start, r.end}
-		last = r.stamp
+		dst[x], _ = q.sackRange(best)
+		last = bestStamp
 	}
 	return k
+}
+
+// sackRange is the i-th out-of-order range with its recency, the FIN
+// counted in: the highest range extended over a pending FIN that it ends
+// at, and index q.n the FIN alone when it touches no range.
+func (q *RecvQueue) sackRange(i int) (SACKBlock, uint64) {
+	if i == q.n {
+		return SACKBlock{q.fin, q.fin.Add(1)}, q.finStamp
+	}
+	r := &q.ranges[i]
+	if i == q.n-1 && q.finState == finPending && r.end == q.fin {
+		return SACKBlock{r.start, r.end.Add(1)}, max(r.stamp, q.finStamp)
+	}
+	return SACKBlock{r.start, r.end}, r.stamp
 }
 
 // TakeDSACK returns the duplicate run of the last Write, if it had one,

@@ -88,13 +88,19 @@ type recvModel struct {
 	hasDSACK         bool
 }
 
-// runs returns the held runs beyond next, lowest first.
-func (m *recvModel) runs() []blk {
+// runs returns the held runs beyond next, lowest first; with fin, a FIN
+// not yet reached counts as the octet at length, as RecvQueue's SACK
+// blocks count it.
+func (m *recvModel) runs(fin bool) []blk {
+	top, lim := min(m.length, m.read+m.capacity), m.length
+	if fin && m.finKnown && !m.finReached {
+		top, lim = m.length+1, m.length+1
+	}
 	var out []blk
-	for x := m.next; x < min(m.length, m.read+m.capacity); x++ {
+	for x := m.next; x < top; x++ {
 		if m.held[x] && (x == m.next || !m.held[x-1]) {
 			y := x
-			for y < m.length && m.held[y] {
+			for y < lim && m.held[y] {
 				y++
 			}
 			out = append(out, blk{x, y})
@@ -135,13 +141,13 @@ func (m *recvModel) write(off, n int) int {
 		for a > m.next && m.held[a-1] {
 			a--
 		}
-		for b < m.length && m.held[b] {
-			b++
+		for b < len(m.held) && m.held[b] {
+			b++ // through the FIN, if it is held
 		}
 		for x := a; x < b; x++ {
 			m.stamp[x] = m.clock
 		}
-		for runs := m.runs(); len(runs) > RecvQueueMaxRanges; runs = runs[:len(runs)-1] {
+		for runs := m.runs(false); len(runs) > RecvQueueMaxRanges; runs = runs[:len(runs)-1] {
 			for x := runs[len(runs)-1].lo; x < runs[len(runs)-1].hi; x++ {
 				m.held[x] = false
 			}
@@ -164,6 +170,19 @@ func (m *recvModel) setFIN() bool {
 	}
 	m.finKnown = true
 	m.finReached = m.next == m.length
+	if !m.finReached {
+		// Held out of order: the FIN's octet joins the run before it and
+		// is the most recently received.
+		m.held[m.length] = true
+		m.clock++
+		a := m.length
+		for a > m.next && m.held[a-1] {
+			a--
+		}
+		for x := a; x <= m.length; x++ {
+			m.stamp[x] = m.clock
+		}
+	}
 	return true
 }
 
@@ -175,7 +194,7 @@ func (m *recvModel) setFIN() bool {
 func runRecvOps(t *testing.T, capacity int, isn Seq, length int, ops []recvOp) {
 	t.Helper()
 	q := NewRecvQueue(capacity, isn)
-	m := &recvModel{capacity: capacity, length: length, held: make([]bool, length), stamp: make([]uint64, length)}
+	m := &recvModel{capacity: capacity, length: length, held: make([]bool, length+1), stamp: make([]uint64, length+1)}
 	dst := make([]SACKBlock, RecvQueueMaxRanges+1)
 	buf := make([]byte, 0, 1024)
 	for i, o := range ops {
@@ -236,7 +255,7 @@ func runRecvOps(t *testing.T, capacity int, isn Seq, length int, ops []recvOp) {
 		if q.FINReached() != m.finReached {
 			t.Fatalf("op %d %+v: FINReached %v, model %v", i, o, q.FINReached(), m.finReached)
 		}
-		runs := m.runs()
+		runs := m.runs(true)
 		slices.SortStableFunc(runs, func(a, b blk) int {
 			switch sa, sb := m.stamp[a.lo], m.stamp[b.lo]; {
 			case sa > sb:
@@ -257,7 +276,7 @@ func runRecvOps(t *testing.T, capacity int, isn Seq, length int, ops []recvOp) {
 			t.Fatalf("op %d %+v: HasOutOfOrder %v with %d runs", i, o, q.HasOutOfOrder(), len(runs))
 		}
 		held := q.Readable()
-		for _, r := range runs {
+		for _, r := range m.runs(false) {
 			held = max(held, r.hi-m.read)
 		}
 		if held > q.Capacity() {

@@ -333,7 +333,13 @@ func TestRecvQueueFIN(t *testing.T) {
 		{"before data", []op{{fin: true, off: 20, recorded: true}, {off: 0, n: 20, want: 20}}, 21, true, nil},
 		{"data beyond FIN dropped", []op{{fin: true, off: 20, recorded: true}, {off: 15, n: 10}, {off: 0, n: 15, want: 20}}, 21, true, nil},
 		{"held data beyond FIN trimmed", []op{{off: 10, n: 10}, {off: 30, n: 5}, {fin: true, off: 15, recorded: true}},
-			0, false, []blk{{10, 15}}},
+			0, false, []blk{{10, 16}}}, // the FIN counts in the SACK block (Linux's end_seq)
+		{"FIN alone out of order SACKed", []op{{fin: true, off: 20, recorded: true}}, 0, false, []blk{{20, 21}}},
+		{"FIN apart from held data, newest first", []op{{off: 10, n: 5}, {fin: true, off: 20, recorded: true}},
+			0, false, []blk{{20, 21}, {10, 15}}},
+		{"data joins a held FIN", []op{{fin: true, off: 20, recorded: true}, {off: 10, n: 10}}, 0, false, []blk{{10, 21}}},
+		{"newer data before a held FIN", []op{{off: 15, n: 5}, {fin: true, off: 20, recorded: true}, {off: 5, n: 5}},
+			0, false, []blk{{5, 10}, {15, 21}}},
 		{"second FIN ignored", []op{{fin: true, off: 20, recorded: true}, {fin: true, off: 30}, {off: 0, n: 20, want: 20}}, 21, true, nil},
 		{"FIN before RCV.NXT ignored", []op{{off: 0, n: 10, want: 10}, {fin: true, off: 5}}, 10, false, nil},
 		{"FIN beyond window ignored", []op{{fin: true, off: 101}}, 0, false, nil},
@@ -491,5 +497,42 @@ func BenchmarkRecvQueueOutOfOrder(b *testing.B) {
 		}
 		q.Read(p)
 		seq = seq.Add(segs * 1448)
+	}
+}
+
+// TestRecvQueueDuplicateFIN: the FIN recorded, seen again, is a duplicate
+// reported by TakeDSACK with its sequence number counted (RFC 2883 4, as
+// Linux's end_seq), joined to the duplicate data before it.
+func TestRecvQueueDuplicateFIN(t *testing.T) {
+	tests := []struct {
+		name  string
+		first int    // data before the FIN, the first time
+		again [2]int // the retransmission's data [off, off+n), then its FIN
+		want  blk
+	}{
+		{"FIN alone, held", 0, [2]int{20, 0}, blk{20, 21}},
+		{"data and FIN, held", 0, [2]int{10, 10}, blk{10, 21}},
+		{"FIN alone, reached", 20, [2]int{20, 0}, blk{20, 21}},
+		{"data and FIN, reached", 20, [2]int{15, 5}, blk{15, 21}},
+	}
+	for _, tt := range tests {
+		for _, isn := range wrapISNs {
+			t.Run(fmt.Sprintf("%s/%#x", tt.name, uint32(isn)), func(t *testing.T) {
+				q := NewRecvQueue(100, isn)
+				q.Write(isn, stream(0, tt.first))
+				q.Write(isn.Add(10), stream(10, 10))
+				q.SetFIN(isn.Add(20))
+				q.TakeDSACK()
+				off, n := tt.again[0], tt.again[1]
+				q.Write(isn.Add(off), stream(off, n))
+				if q.SetFIN(isn.Add(off + n)) {
+					t.Fatal("SetFIN of the same FIN again recorded it")
+				}
+				got, ok := q.TakeDSACK()
+				if want := toBlocks(isn, []blk{tt.want})[0]; !ok || got != want {
+					t.Errorf("TakeDSACK = %v %v, want %v", got, ok, want)
+				}
+			})
+		}
 	}
 }
