@@ -52,11 +52,13 @@ const (
 // an immediate ACK then). It knows where a FIN lies once told (SetFIN) and
 // counts it in RCV.NXT when the data before it is complete.
 //
-// A RecvQueue allocates only in NewRecvQueue and Grow. It is not safe for
-// concurrent use.
+// The ring is taken lazily: a Write that needs more room than the ring has
+// grows it, from one page by doublings up to the capacity, so a
+// connection that exchanges a few bytes never holds a full buffer, and
+// Release gives it back when empty. It is not safe for concurrent use.
 type RecvQueue struct {
-	buf      []byte // the ring, of capacity octets; nil while empty after Release
-	capacity int    // the size of the ring
+	buf      []byte // the ring, at most capacity octets; nil until data comes, and after Release
+	capacity int    // the most the queue holds: the receive buffer
 	head     int    // index in buf of the first readable octet
 	readable int    // in-order octets not yet read
 	rcvNxt   Seq    // RCV.NXT: the sequence number of buf[head+readable]
@@ -78,7 +80,7 @@ type RecvQueue struct {
 // capacity is negative or more than MaxRecvCapacity.
 func NewRecvQueue(capacity int, rcvNxt Seq) *RecvQueue {
 	checkRecvCapacity(capacity)
-	return &RecvQueue{buf: make([]byte, capacity), capacity: capacity, rcvNxt: rcvNxt}
+	return &RecvQueue{capacity: capacity, rcvNxt: rcvNxt}
 }
 
 // reset makes q an empty queue of capacity octets expecting rcvNxt, whose
@@ -100,7 +102,7 @@ func (q *RecvQueue) Release() bool {
 	return true
 }
 
-// Allocated is the memory the ring holds now: Capacity or 0.
+// Allocated is the memory the ring holds now, from 0 up to Capacity.
 func (q *RecvQueue) Allocated() int { return len(q.buf) }
 
 func checkRecvCapacity(capacity int) {
@@ -189,15 +191,34 @@ func (q *RecvQueue) Write(seq Seq, data []byte) (accepted int) {
 	if lo >= hi {
 		return 0
 	}
-	if q.buf == nil {
-		q.buf = make([]byte, q.capacity)
-	}
+	q.fit(q.readable + int(hi))
 	q.copyIn(int(lo), data[lo-off:hi-off])
 	if lo > 0 {
 		q.insert(int(lo), int(hi))
 		return 0
 	}
 	return q.advance(int(hi))
+}
+
+// recvQueueMinAlloc is the first allocation of a receive ring: one page.
+const recvQueueMinAlloc = 4096
+
+// fit grows the ring, if it must, to hold need octets from its head on:
+// to the smallest doubling of its size (or of recvQueueMinAlloc) that
+// does, at most the capacity. The data moves to the start of the new
+// ring, keeping every offset from the head.
+func (q *RecvQueue) fit(need int) {
+	if need <= len(q.buf) {
+		return
+	}
+	size := max(len(q.buf), recvQueueMinAlloc)
+	for size < need {
+		size *= 2
+	}
+	nb := make([]byte, max(min(size, q.capacity), need))
+	n := copy(nb, q.buf[q.head:])
+	copy(nb[n:], q.buf[:q.head])
+	q.buf, q.head = nb, 0
 }
 
 // copyIn copies b to the buffer from off octets after RCV.NXT on.
@@ -432,8 +453,7 @@ func (q *RecvQueue) TakeDSACK() (SACKBlock, bool) {
 }
 
 // Grow enlarges the buffer to capacity octets, for receive window
-// auto-tuning; it allocates a new ring and copies the readable and held
-// data into it. A capacity no larger than the present one is ignored: the
+// auto-tuning; the ring grows into it as data comes. A capacity no larger than the present one is ignored: the
 // window never shrinks (RFC 9293 3.8.6). It panics if capacity is more
 // than MaxRecvCapacity.
 func (q *RecvQueue) Grow(capacity int) {
@@ -442,11 +462,4 @@ func (q *RecvQueue) Grow(capacity int) {
 		return
 	}
 	q.capacity = capacity
-	if q.buf == nil {
-		return
-	}
-	nb := make([]byte, capacity)
-	n := copy(nb, q.buf[q.head:])
-	copy(nb[n:], q.buf[:q.head])
-	q.buf, q.head = nb, 0
 }
