@@ -29,12 +29,18 @@ const minSlot = 2048
 //
 // Closing one end makes its ReadFrames and WriteFrames return ErrClosed.
 // The other end keeps working until it is closed too, but what it writes
-// is dropped, as on a cut cable.
-func Pipe(mtu int) (Device, Device) {
+// is dropped, as on a cut cable. Options (WithChecksumOffload) apply to
+// both ends.
+func Pipe(mtu int, opts ...PipeOption) (Device, Device) {
 	if mtu <= 0 {
 		mtu = 1500
 	}
-	return pipe(mtu, queueLen)
+	a, b := pipe(mtu, queueLen)
+	for _, o := range opts {
+		o(a)
+		o(b)
+	}
+	return a, b
 }
 
 // pipe is Pipe with queues of qlen frames, a power of two.
@@ -52,15 +58,16 @@ func pipe(mtu, qlen int) (*queueDevice, *queueDevice) {
 // It owns the queue of frames waiting for its reader; writers copy into
 // the peer's queue.
 type queueDevice struct {
-	kind   Kind
-	mtu    int
-	mac    net.HardwareAddr
-	minLen int // shortest frame accepted: the link header, at least one byte
-	maxLen int // longest frame accepted: MTU plus the link header
-	peer   *queueDevice
-	closed atomic.Bool
-	stats  counters
-	q      frameQueue
+	kind     Kind
+	mtu      int
+	mac      net.HardwareAddr
+	minLen   int // shortest frame accepted: the link header, at least one byte
+	maxLen   int // longest frame accepted: MTU plus the link header
+	peer     *queueDevice
+	offloads Offload
+	closed   atomic.Bool
+	stats    counters
+	q        frameQueue
 }
 
 func newQueueDevice(kind Kind, mtu int, mac net.HardwareAddr, qlen int) *queueDevice {
