@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -87,6 +88,11 @@ func makeTCPKey(local, remote netip.AddrPort) tcpKey {
 type tcpStack struct {
 	isn     *tcp.ISNGen
 	cookies *tcp.SynCookies
+
+	// down is set first thing by Stack.Close: from then on every
+	// connection counts as closed by its user, those that already
+	// reached CLOSED (and so are in no table) included.
+	down atomic.Bool
 
 	mu     sync.RWMutex
 	closed bool                            // the stack is closed: no new connection
@@ -229,10 +235,11 @@ func (t *tcpStack) insertChild(c *TCPConn, k tcpKey) bool {
 }
 
 // closeAll is the TCP part of Stack.Close: every connection in the table
-// is aborted and closed for its user, and no new one is made. (A
+// is aborted and closed for its user, and no new one is made. A
 // connection that already reached CLOSED holds no timer and blocks no
-// call; it is left to its user's Close.)
+// call; down makes it closed for its user too (closedLocked).
 func (t *tcpStack) closeAll() {
+	t.down.Store(true)
 	t.mu.Lock()
 	t.closed = true
 	conns := make([]*TCPConn, 0, len(t.conns))
@@ -251,8 +258,8 @@ func (t *tcpStack) removeConn(c *TCPConn) {
 	if t.conns[c.key] == c {
 		delete(t.conns, c.key)
 		if !c.passive {
-			if t.bound[c.local.Port()]--; t.bound[c.local.Port()] <= 0 {
-				delete(t.bound, c.local.Port())
+			if t.bound[c.key.lport]--; t.bound[c.key.lport] <= 0 {
+				delete(t.bound, c.key.lport)
 			}
 		}
 	}

@@ -6,8 +6,12 @@
 package stacknet
 
 import (
+	"context"
 	"io"
+	"net/netip"
+	"runtime"
 	"testing"
+	"unsafe"
 )
 
 // TestTCPSteadyStateAllocs: a 1 KiB Write and the Read of it at the other
@@ -41,4 +45,54 @@ func TestTCPSteadyStateAllocs(t *testing.T) {
 			t.Errorf("%s: %v allocations per 1 KiB Write+Read, want 0", tc.name, n)
 		}
 	}
+}
+
+// TestTCPIdleConnHeap: 1,000 idle established connections, both ends on
+// two stacks, take at most 6 KiB of heap per pair (the target),
+// and the facade's own part of each end stays a 256-byte object, with no
+// channel or deadline until a call has to wait.
+func TestTCPIdleConnHeap(t *testing.T) {
+	if size := unsafe.Sizeof(TCPConn{}); size > 256 {
+		t.Errorf("TCPConn is %d bytes, want at most 256", size)
+	}
+	a, b := pair(t, Config{})
+	l := tfListen(t, b, tfServer)
+	dial := func() (c, s *TCPConn) {
+		ac := make(chan *TCPConn, 1)
+		go func() { s, _ := l.AcceptTCP(); ac <- s }()
+		c, err := a.DialTCP(context.Background(), netip.AddrPort{}, tfServer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, <-ac
+	}
+	const pairs = 1000
+	ends := make([]*TCPConn, 0, 2*pairs)
+	// Warm up: the stacks' buffers and the tables' first growth are not
+	// the connections' cost.
+	for range pairs {
+		c, s := dial()
+		c.Close()
+		s.Close()
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range pairs {
+		c, s := dial()
+		ends = append(ends, c, s)
+	}
+	for _, c := range ends {
+		if c.waiters.Load() != nil {
+			t.Fatal("an idle connection holds wake-up channels")
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perPair := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / pairs
+	t.Logf("%d B of heap per idle pair of ends", perPair)
+	if perPair > 6<<10 {
+		t.Errorf("%d B of heap per idle connection pair, want at most 6 KiB", perPair)
+	}
+	runtime.KeepAlive(ends)
 }

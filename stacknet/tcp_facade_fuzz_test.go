@@ -137,7 +137,7 @@ func (fs *tfFuzzStack) connect(tb testing.TB) {
 		if err != nil {
 			return
 		}
-		if c.remote.Port() == fs.port {
+		if c.remote().Port() == fs.port {
 			fs.conn = c
 			return
 		}

@@ -261,16 +261,16 @@ func TestTCPFacadeICMP(t *testing.T) {
 	before := c.Info().SndMSS
 	send := func(seq tcp.Seq, mtu uint32) {
 		var q [ipv4.HeaderLen + 8]byte
-		ipv4.PutHeader(q[:], ipv4.Fields{TotalLen: 1500, TTL: 64, Protocol: ipv4.ProtoTCP, Src: c.local.Addr(), Dst: c.remote.Addr()})
+		ipv4.PutHeader(q[:], ipv4.Fields{TotalLen: 1500, TTL: 64, Protocol: ipv4.ProtoTCP, Src: c.local().Addr(), Dst: c.remote().Addr()})
 		th := q[ipv4.HeaderLen:]
-		th[0], th[1] = byte(c.local.Port()>>8), byte(c.local.Port())
-		th[2], th[3] = byte(c.remote.Port()>>8), byte(c.remote.Port())
+		th[0], th[1] = byte(c.local().Port()>>8), byte(c.local().Port())
+		th[2], th[3] = byte(c.remote().Port()>>8), byte(c.remote().Port())
 		th[4], th[5], th[6], th[7] = byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq)
 		m := make([]byte, icmp.HeaderLen+len(q))
 		copy(m[icmp.HeaderLen:], q[:])
 		icmp.Put(m, icmp.TypeDestUnreach, icmp.CodeFragNeeded, mtu)
 		router := netip.MustParseAddr("192.0.2.254")
-		db.WriteFrames([][]byte{buildIPFrame(a.Interfaces()[1].hw, ipv4.Fields{Protocol: ipv4.ProtoICMP, Src: router, Dst: c.local.Addr()}, m)})
+		db.WriteFrames([][]byte{buildIPFrame(a.Interfaces()[1].hw, ipv4.Fields{Protocol: ipv4.ProtoICMP, Src: router, Dst: c.local().Addr()}, m)})
 	}
 	send(c.Info().SndUna.Add(1<<30), 1000)
 	tfWaitFor(t, "the out-of-window error", func() bool { return a.Stats().TCP.InICMPOutOfWindow == 1 })
@@ -381,15 +381,15 @@ func TestTCPFacadeDialTimeout(t *testing.T) {
 			if tc.icmp {
 				iss := c.Info().SndUna
 				var q [ipv4.HeaderLen + 8]byte
-				ipv4.PutHeader(q[:], ipv4.Fields{TotalLen: 60, TTL: 64, Protocol: ipv4.ProtoTCP, Src: c.local.Addr(), Dst: hole.Addr()})
-				binary.BigEndian.PutUint16(q[20:], c.local.Port())
+				ipv4.PutHeader(q[:], ipv4.Fields{TotalLen: 60, TTL: 64, Protocol: ipv4.ProtoTCP, Src: c.local().Addr(), Dst: hole.Addr()})
+				binary.BigEndian.PutUint16(q[20:], c.local().Port())
 				binary.BigEndian.PutUint16(q[22:], hole.Port())
 				binary.BigEndian.PutUint32(q[24:], uint32(iss))
 				m := make([]byte, icmp.HeaderLen+len(q))
 				copy(m[icmp.HeaderLen:], q[:])
 				icmp.Put(m, icmp.TypeDestUnreach, icmp.CodeHostUnreach, 0)
 				router := netip.MustParseAddr("192.0.2.254")
-				db.WriteFrames([][]byte{buildIPFrame(a.Interfaces()[1].hw, ipv4.Fields{Protocol: ipv4.ProtoICMP, Src: router, Dst: c.local.Addr()}, m)})
+				db.WriteFrames([][]byte{buildIPFrame(a.Interfaces()[1].hw, ipv4.Fields{Protocol: ipv4.ProtoICMP, Src: router, Dst: c.local().Addr()}, m)})
 				tfWaitFor(t, "the ICMP error", func() bool { return a.Stats().ICMP.InErrorsDelivered == 1 })
 			}
 			for range 20 {

@@ -2,6 +2,7 @@ package stacknet
 
 import (
 	"io"
+	"math"
 	"net"
 	"syscall"
 	"time"
@@ -21,15 +22,15 @@ var (
 
 func (c *TCPConn) opErr(op string, err error) error {
 	laddr, raddr := c.addrs()
-	return opError(op, c.network, laddr, raddr, err)
+	return opError(op, c.network(), laddr, raddr, err)
 }
 
-// deadlineErr is the error of a deadline setter, or of SetReadBuffer and
-// SetWriteBuffer, on a closed connection: net.conn's setters put no
-// Source and the local address as Addr.
-func (c *TCPConn) deadlineErr() error {
+// connSetErr is the error of a deadline setter, or of SetReadBuffer or
+// SetWriteBuffer: net.conn's setters put no Source and the local address
+// as Addr.
+func (c *TCPConn) connSetErr(err error) error {
 	laddr, _ := c.addrs()
-	return opError("set", c.network, nil, laddr, errClosed)
+	return opError("set", c.network(), nil, laddr, err)
 }
 
 // setErr is the error of a SetXxx option call: Op "set", Source the
@@ -58,14 +59,14 @@ func (c *TCPConn) read(b []byte) (int, error) {
 	}
 	for {
 		c.mu.Lock()
-		if c.closed {
+		if c.closedLocked() {
 			c.mu.Unlock()
-			signal(c.rwake) // for the next blocked reader
+			c.passOn(false) // for the next blocked reader
 			return 0, errClosed
 		}
 		// As package net's poller: a deadline that has passed fails the
 		// call even when data is waiting.
-		if c.rdl.expired() {
+		if c.deadlineExpired(false) {
 			c.mu.Unlock()
 			return 0, errDeadline
 		}
@@ -75,7 +76,7 @@ func (c *TCPConn) read(b []byte) (int, error) {
 			more := c.tc.Readable() > 0
 			c.mu.Unlock()
 			if more {
-				signal(c.rwake) // another reader may take the rest
+				c.passOn(false) // another reader may take the rest
 			}
 			return n, nil
 		}
@@ -91,14 +92,27 @@ func (c *TCPConn) read(b []byte) (int, error) {
 				}
 			}
 			c.mu.Unlock()
-			signal(c.rwake)
+			c.passOn(false)
 			return 0, err
 		}
+		w := c.waitersLocked()
 		c.mu.Unlock()
 		select {
-		case <-c.rwake:
-		case <-c.rdl.wait():
+		case <-w.rwake:
+		case <-w.rdl.wait():
 		}
+	}
+}
+
+// passOn leaves a wake-up token for the next blocked reader (or writer),
+// if any call ever waited.
+func (c *TCPConn) passOn(write bool) {
+	switch w := c.waiters.Load(); {
+	case w == nil:
+	case write:
+		signal(w.wwake)
+	default:
+		signal(w.rwake)
 	}
 }
 
@@ -124,12 +138,12 @@ func (c *TCPConn) write(b []byte) (int, error) {
 	nn := 0
 	for {
 		c.mu.Lock()
-		if c.closed {
+		if c.closedLocked() {
 			c.mu.Unlock()
-			signal(c.wwake) // for a dial or handshake waiter
+			c.passOn(true) // for a dial or handshake waiter
 			return nn, errClosed
 		}
-		if c.wdl.expired() {
+		if c.deadlineExpired(true) {
 			c.mu.Unlock()
 			return nn, errDeadline
 		}
@@ -157,22 +171,24 @@ func (c *TCPConn) write(b []byte) (int, error) {
 			c.mu.Unlock()
 			return nn, nil
 		}
+		w := c.waitersLocked()
 		c.mu.Unlock()
 		select {
-		case <-c.wwake:
-		case <-c.wdl.wait():
+		case <-w.wwake:
+		case <-w.wdl.wait():
 		}
 	}
 }
 
 // Close closes the connection: a FIN follows the data written, or, if
 // data received was left unread or SetLinger(0) was called, a RST
-// (RFC 9293 3.10.4, RFC 2525 2.17). It does not block: the connection
-// finishes in the background, through TIME-WAIT. Every blocked call
-// returns net.ErrClosed; a second Close returns an error wrapping it.
+// (RFC 9293 3.10.4, RFC 2525 2.17). Unless SetLinger set a time, it does
+// not block: the connection finishes in the background, through
+// TIME-WAIT. Every blocked call returns net.ErrClosed; a second Close
+// returns an error wrapping it.
 func (c *TCPConn) Close() error {
 	c.mu.Lock()
-	if c.closed {
+	if c.closedLocked() {
 		c.mu.Unlock()
 		return c.opErr("close", errClosed)
 	}
@@ -182,10 +198,43 @@ func (c *TCPConn) Close() error {
 		ev = c.tc.Close(c.linger == 0, c.s.now())
 	}
 	fx := c.settleLocked(ev)
+	var lingered chan struct{}
+	if c.linger > 0 && !c.dead && finUnacked(c.state) {
+		lingered = make(chan struct{})
+		c.lingered = lingered
+	}
+	linger := time.Duration(c.linger) * time.Second
 	c.mu.Unlock()
 	c.closeUser()
 	c.apply(fx)
+	if lingered != nil {
+		c.waitLinger(lingered, linger)
+	}
 	return nil
+}
+
+// finUnacked reports whether a connection in state st sent a FIN not yet
+// acknowledged (Linux's sk_stream_closing).
+func finUnacked(st tcp.State) bool {
+	return st == tcp.FinWait1 || st == tcp.Closing || st == tcp.LastAck
+}
+
+// waitLinger blocks as Linux's close(2) with SO_LINGER does
+// (sk_stream_wait_close): until lingered is closed, because the FIN was
+// acknowledged or the connection ended (settleLocked), or until d passes
+// on the stack's clock.
+func (c *TCPConn) waitLinger(lingered chan struct{}, d time.Duration) {
+	expired := make(chan struct{})
+	t := c.s.timers.NewTimer(func() { close(expired) })
+	t.Reset(d)
+	select {
+	case <-lingered:
+	case <-expired:
+	}
+	t.Stop()
+	c.mu.Lock()
+	c.lingered = nil
+	c.mu.Unlock()
 }
 
 // CloseWrite shuts down the writing side (shutdown(SHUT_WR)): a FIN
@@ -207,11 +256,14 @@ func (c *TCPConn) CloseRead() error {
 func (c *TCPConn) shutdown(f func(time.Time) tcp.Events) error {
 	c.mu.Lock()
 	switch {
-	case c.closed:
+	case c.closedLocked():
 		c.mu.Unlock()
 		return c.opErr("close", errClosed)
-	case c.dead:
-		// Linux (inet_shutdown): a socket in CLOSE is not connected.
+	case c.dead || c.state == tcp.TimeWait:
+		// Linux (inet_shutdown): a socket in CLOSE is not connected,
+		// and a socket that reached TIME-WAIT is in CLOSE, the
+		// TIME-WAIT being kept by a mini-socket of its own
+		// (tcp_time_wait).
 		c.mu.Unlock()
 		return c.opErr("close", sysErr("shutdown", syscall.ENOTCONN))
 	}
@@ -236,41 +288,52 @@ func (c *TCPConn) RemoteAddr() net.Addr {
 // SetDeadline sets the read and write deadlines; they apply to calls
 // already blocked.
 func (c *TCPConn) SetDeadline(t time.Time) error {
-	if c.isClosed() {
-		return c.deadlineErr()
-	}
-	c.rdl.set(t)
-	c.wdl.set(t)
-	return nil
+	return c.setDeadline(t, true, true)
 }
 
 // SetReadDeadline sets the read deadline; it applies to reads already
 // blocked.
 func (c *TCPConn) SetReadDeadline(t time.Time) error {
-	if c.isClosed() {
-		return c.deadlineErr()
-	}
-	c.rdl.set(t)
-	return nil
+	return c.setDeadline(t, true, false)
 }
 
 // SetWriteDeadline sets the write deadline; it applies to writes already
 // blocked. A Write that times out returns how much it queued.
 func (c *TCPConn) SetWriteDeadline(t time.Time) error {
-	if c.isClosed() {
-		return c.deadlineErr()
+	return c.setDeadline(t, false, true)
+}
+
+func (c *TCPConn) setDeadline(t time.Time, read, write bool) error {
+	c.mu.Lock()
+	if c.closedLocked() {
+		c.mu.Unlock()
+		return c.connSetErr(errClosed)
 	}
-	c.wdl.set(t)
+	if c.waiters.Load() == nil && t.IsZero() {
+		// No deadline, and none to clear.
+		c.mu.Unlock()
+		return nil
+	}
+	// Under c.mu, so that Close, which stops the deadlines once it set
+	// c.closed, either finds them or comes first.
+	w := c.waitersLocked()
+	if read {
+		w.rdl.set(t)
+	}
+	if write {
+		w.wdl.set(t)
+	}
+	c.mu.Unlock()
 	return nil
 }
 
 // setOption runs f on the open machine, or fails as a setsockopt on a
-// closed socket does.
-func (c *TCPConn) setOption(f func(now time.Time) tcp.Events) error {
+// closed socket does: with the error fail makes of net.ErrClosed.
+func (c *TCPConn) setOption(fail func(error) error, f func(now time.Time) tcp.Events) error {
 	c.mu.Lock()
-	if c.closed {
+	if c.closedLocked() {
 		c.mu.Unlock()
-		return c.setErr(errClosed)
+		return fail(errClosed)
 	}
 	fx := c.settleLocked(f(c.s.now()))
 	c.mu.Unlock()
@@ -281,15 +344,20 @@ func (c *TCPConn) setOption(f func(now time.Time) tcp.Events) error {
 // SetNoDelay turns Nagle's algorithm off (true, the default Go sets on
 // every connection) or on.
 func (c *TCPConn) SetNoDelay(noDelay bool) error {
-	return c.setOption(func(now time.Time) tcp.Events { return c.tc.SetNoDelay(noDelay, now) })
+	return c.setOption(c.setErr, func(now time.Time) tcp.Events { return c.tc.SetNoDelay(noDelay, now) })
 }
 
 // SetKeepAlive turns keepalive probes on or off. Go turns them on for
 // every connection it dials or accepts: 15 s idle, 15 s apart, 9 probes.
 func (c *TCPConn) SetKeepAlive(keepalive bool) error {
-	return c.setOption(func(time.Time) tcp.Events {
-		c.ka.Enable = keepalive
-		c.tc.SetKeepAlive(c.ka, c.s.now())
+	return c.setKeepAlive(func(ka *tcp.KeepAlive) { ka.Enable = keepalive })
+}
+
+// setKeepAlive changes the keepalive settings with f: one setsockopt.
+func (c *TCPConn) setKeepAlive(f func(*tcp.KeepAlive)) error {
+	return c.setOption(c.setErr, func(now time.Time) tcp.Events {
+		f(&c.ka)
+		c.tc.SetKeepAlive(c.ka, now)
 		return 0
 	})
 }
@@ -301,20 +369,32 @@ const (
 	maxKeepAliveCount = 127
 )
 
-// keepAliveSecs rounds d up to whole seconds as package net does, with
-// 0 meaning the default and a negative d no change (ok false).
-func keepAliveSecs(d time.Duration) (time.Duration, bool, error) {
+// setKeepAliveSecs is package net's setKeepAliveIdle and
+// setKeepAliveInterval, f setting the field: 0 means Go's 15 s, a
+// negative d changes nothing (not even looking at the socket), and d is
+// rounded up to whole seconds, passed to the kernel as a C int, and
+// refused with EINVAL outside [1, 32767] s.
+func (c *TCPConn) setKeepAliveSecs(d time.Duration, f func(*tcp.KeepAlive, time.Duration)) error {
 	switch {
 	case d == 0:
-		return 15 * time.Second, true, nil
+		d = 15 * time.Second
 	case d < 0:
-		return 0, false, nil
+		return nil
 	}
-	secs := (d + time.Second - 1) / time.Second
+	secs := int32((d + time.Second - 1) / time.Second)
 	if secs < 1 || secs > maxKeepAliveSecs {
-		return 0, false, sysErr("setsockopt", syscall.EINVAL)
+		return c.invalidOption()
 	}
-	return secs * time.Second, true, nil
+	return c.setKeepAlive(func(ka *tcp.KeepAlive) { f(ka, time.Duration(secs)*time.Second) })
+}
+
+// invalidOption is a setsockopt that Linux refuses with EINVAL, once it
+// found the socket open.
+func (c *TCPConn) invalidOption() error {
+	if c.isClosed() {
+		return c.setErr(errClosed)
+	}
+	return c.setErr(sysErr("setsockopt", syscall.EINVAL))
 }
 
 // SetKeepAlivePeriod sets how long the connection stays idle before the
@@ -322,64 +402,46 @@ func keepAliveSecs(d time.Duration) (time.Duration, bool, error) {
 // the interval is left alone). It is rounded up to whole seconds; 0
 // means 15 s and a negative period changes nothing.
 func (c *TCPConn) SetKeepAlivePeriod(d time.Duration) error {
-	idle, ok, err := keepAliveSecs(d)
-	if err != nil {
-		if c.isClosed() {
-			return c.setErr(errClosed)
-		}
-		return c.setErr(err)
-	}
-	return c.setOption(func(now time.Time) tcp.Events {
-		if ok {
-			c.ka.Idle = idle
-		}
-		c.tc.SetKeepAlive(c.ka, now)
-		return 0
-	})
+	return c.setKeepAliveSecs(d, func(ka *tcp.KeepAlive, d time.Duration) { ka.Idle = d })
 }
 
-// SetKeepAliveConfig configures keepalive probes as package net does:
-// zero fields take Go's defaults (15 s, 15 s, 9) and negative ones leave
-// the setting alone.
+// SetKeepAliveConfig configures keepalive probes as package net does on
+// Linux, one option after the other (SO_KEEPALIVE, TCP_KEEPIDLE,
+// TCP_KEEPINTVL, TCP_KEEPCNT), stopping at the first error: zero fields
+// take Go's defaults (15 s, 15 s, 9) and negative ones leave the setting
+// alone.
 func (c *TCPConn) SetKeepAliveConfig(config net.KeepAliveConfig) error {
-	idle, setIdle, err := keepAliveSecs(config.Idle)
-	if err != nil {
-		return c.setErr(err)
+	if err := c.SetKeepAlive(config.Enable); err != nil {
+		return err
 	}
-	intvl, setIntvl, err := keepAliveSecs(config.Interval)
-	if err != nil {
-		return c.setErr(err)
+	if err := c.setKeepAliveSecs(config.Idle, func(ka *tcp.KeepAlive, d time.Duration) { ka.Idle = d }); err != nil {
+		return err
 	}
-	count := config.Count
-	switch {
-	case count == 0:
-		count = 9
-	case count > maxKeepAliveCount:
-		return c.setErr(sysErr("setsockopt", syscall.EINVAL))
+	if err := c.setKeepAliveSecs(config.Interval, func(ka *tcp.KeepAlive, d time.Duration) { ka.Interval = d }); err != nil {
+		return err
 	}
-	return c.setOption(func(now time.Time) tcp.Events {
-		c.ka.Enable = config.Enable
-		if setIdle {
-			c.ka.Idle = idle
-		}
-		if setIntvl {
-			c.ka.Interval = intvl
-		}
-		if count > 0 {
-			c.ka.Count = count
-		}
-		c.tc.SetKeepAlive(c.ka, now)
-		return 0
-	})
+	switch n := config.Count; {
+	case n < 0:
+		return nil
+	case n == 0:
+		n = 9
+		fallthrough
+	case n <= maxKeepAliveCount:
+		return c.setKeepAlive(func(ka *tcp.KeepAlive) { ka.Count = n })
+	}
+	return c.invalidOption()
 }
 
-// SetLinger sets what Close does with data not yet sent or acknowledged:
-// with sec < 0 (the default) or sec > 0 it is sent in the background
-// (Close never blocks here, which package net allows); with sec == 0 it
-// is discarded and Close sends a RST.
+// SetLinger sets what Close does with data not yet sent or acknowledged.
+// With sec < 0 (the default) it is sent in the background and Close
+// returns at once. With sec == 0 it is discarded and Close sends a RST.
+// With sec > 0, as on Linux (SO_LINGER, sk_stream_wait_close), Close
+// blocks until the FIN it sends is acknowledged, the connection fails,
+// or sec seconds pass on the stack's clock; it returns nil either way,
+// and the connection goes on in the background.
 func (c *TCPConn) SetLinger(sec int) error {
-	return c.setOption(func(time.Time) tcp.Events {
-		c.linger = sec
+	return c.setOption(c.setErr, func(time.Time) tcp.Events {
+		c.linger = int32(min(max(sec, -1), math.MaxInt32))
 		return 0
 	})
 }
@@ -398,10 +460,7 @@ func socketBuffer(bytes, floor int) int {
 // value doubled, between 2304 bytes and twice net.core.rmem_max; receive
 // autotuning is off from then on.
 func (c *TCPConn) SetReadBuffer(bytes int) error {
-	if c.isClosed() {
-		return c.deadlineErr()
-	}
-	return c.setOption(func(now time.Time) tcp.Events {
+	return c.setOption(c.connSetErr, func(now time.Time) tcp.Events {
 		return c.tc.SetRecvBuffer(socketBuffer(bytes, 2304), now)
 	})
 }
@@ -409,10 +468,7 @@ func (c *TCPConn) SetReadBuffer(bytes int) error {
 // SetWriteBuffer sets the send buffer as SO_SNDBUF does on Linux: the
 // value doubled, between 4608 bytes and twice net.core.wmem_max.
 func (c *TCPConn) SetWriteBuffer(bytes int) error {
-	if c.isClosed() {
-		return c.deadlineErr()
-	}
-	return c.setOption(func(now time.Time) tcp.Events {
+	return c.setOption(c.connSetErr, func(now time.Time) tcp.Events {
 		return c.tc.SetSendBuffer(socketBuffer(bytes, 4608), now)
 	})
 }
@@ -467,8 +523,15 @@ type tcpReaderOnly struct{ c *TCPConn }
 
 func (r tcpReaderOnly) Read(b []byte) (int, error) { return r.c.Read(b) }
 
+// isClosed reports whether the connection is closed for its user.
 func (c *TCPConn) isClosed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closed
+	return c.closedLocked()
+}
+
+// closedLocked reports whether the connection is closed for its user: by
+// Close, or by the stack's. c.mu is held.
+func (c *TCPConn) closedLocked() bool {
+	return c.closed || c.s.tcp.down.Load()
 }

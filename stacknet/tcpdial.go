@@ -105,7 +105,16 @@ func (s *Stack) dialTCP(ctx context.Context, network string, laddr, raddr netip.
 	for {
 		c.mu.Lock()
 		st, err := c.tc.State(), c.tc.Err()
-		closed := c.closed
+		closed := c.closedLocked()
+		var w *tcpWaiters
+		if st != tcp.SynSent && st != tcp.SynReceived && st != tcp.Closed && !closed {
+			// Nobody else knows c yet, so nobody waits on the waiters
+			// the handshake needed: an idle connection need not keep
+			// them.
+			c.waiters.Store(nil)
+		} else {
+			w = c.waitersLocked()
+		}
 		c.mu.Unlock()
 		switch {
 		case closed:
@@ -125,7 +134,7 @@ func (s *Stack) dialTCP(ctx context.Context, network string, laddr, raddr netip.
 			return fail(sysErr("connect", errnoOf(err)))
 		}
 		select {
-		case <-c.wwake:
+		case <-w.wwake:
 		case <-ctx.Done():
 			// Linux sends nothing when a socket in SYN-SENT is closed;
 			// Abort sends a RST only if synchronized.

@@ -205,10 +205,15 @@ func (l *TCPListener) synReceived(k tcpKey, local, remote netip.AddrPort, seg *t
 	}
 	c := s.newTCPConn(l.network, r, true)
 	c.setAddrs(local, remote)
+	// c is locked before the SYN queue makes it visible, so that a Close
+	// of the listener that finds it there waits for its machine, and so
+	// aborts it: unlocked, the abort could come first and leave c in the
+	// table, never to leave. (l.mu before c.mu is safe here only because
+	// nobody else can know c yet: elsewhere c.mu comes first.)
+	c.mu.Lock()
 	l.syn[c] = struct{}{}
 	l.mu.Unlock()
 
-	c.mu.Lock()
 	if !s.tcp.insertChild(c, k) {
 		c.mu.Unlock()
 		l.forget(c)

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,17 +25,15 @@ import (
 // Linux.
 type TCPConn struct {
 	s       *Stack
-	network string // "tcp" or "tcp4", for errors
-	key     tcpKey
-	local   netip.AddrPort
-	remote  netip.AddrPort
-	r       route // cached at the open, as Linux caches a socket's dst
-	passive bool  // made by a listener
+	key     tcpKey // the 4-tuple: see local and remote
+	tcp4    bool   // made for network "tcp4", not "tcp": see network
+	passive bool   // made by a listener
+	r       route  // cached at the open, as Linux caches a socket's dst
 
 	mu       sync.Mutex
 	tc       *tcp.Conn
 	timer    timers.Timer
-	armed    time.Time    // the deadline the timer is armed for; zero if none
+	armed    int64        // the deadline the timer is armed for, in Unix ns; 0 if none
 	ln       *TCPListener // the listener, while in SYN-RECEIVED
 	state    tcp.State    // as last seen, for the counters
 	sndMax   tcp.Seq      // the highest sequence number sent, plus one
@@ -42,20 +41,16 @@ type TCPConn struct {
 	closed   bool         // Close was called, or the stack closed
 	dead     bool         // the machine reached CLOSED: out of the table
 	errTaken bool         // the machine's error was reported once (sk_err consumed)
-	linger   int          // SetLinger's value: -1 unless set
+	linger   int32        // SetLinger's value: -1 unless set
 	ka       tcp.KeepAlive
-	laddr    *net.TCPAddr // made when first asked for (addrs)
+	lingered chan struct{} // closed when a Close lingering for its FIN's ACK may return
+	laddr    *net.TCPAddr  // made when first asked for (addrs)
 	raddr    *net.TCPAddr
 
-	// Blocked calls wait on these tokens, each left by an event that may
-	// let them proceed. Close leaves one in each, and each call that
-	// finds the connection closed passes it on, so that one token wakes
-	// every blocked call in turn.
-	rwake chan struct{} // Read may proceed
-	wwake chan struct{} // Write or the handshake may proceed
-	wmu   sync.Mutex    // held by the Write under way: Writes land whole
-	rdl   tcpDeadline
-	wdl   tcpDeadline
+	// waiters is what blocked calls wait on, made by the first call that
+	// has to (see tcpWaiters): an idle connection pays for none of it.
+	waiters atomic.Pointer[tcpWaiters]
+	wmu     sync.Mutex // held by the Write under way: Writes land whole
 }
 
 // Go's defaults for every connection it dials or accepts
@@ -67,22 +62,38 @@ var goKeepAlive = tcp.KeepAlive{Enable: true, Idle: 15 * time.Second, Interval: 
 func (s *Stack) newTCPConn(network string, r route, passive bool) *TCPConn {
 	c := &TCPConn{
 		s:       s,
-		network: network,
+		tcp4:    network == "tcp4",
 		r:       r,
 		passive: passive,
 		linger:  -1,
 		ka:      goKeepAlive,
-		rwake:   make(chan struct{}, 1),
-		wwake:   make(chan struct{}, 1),
 	}
 	c.timer.Init(s.timers, c.onTimer)
 	return c
 }
 
-// setAddrs records the 4-tuple.
+// network is the network the connection was made for, as its errors
+// name it.
+func (c *TCPConn) network() string {
+	if c.tcp4 {
+		return "tcp4"
+	}
+	return "tcp"
+}
+
+// setAddrs records the 4-tuple, before c is published.
 func (c *TCPConn) setAddrs(local, remote netip.AddrPort) {
-	c.local, c.remote = local, remote
 	c.key = makeTCPKey(local, remote)
+}
+
+// local is the local address and port.
+func (c *TCPConn) local() netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4(c.key.laddr), c.key.lport)
+}
+
+// remote is the peer's address and port.
+func (c *TCPConn) remote() netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4(c.key.raddr), c.key.rport)
 }
 
 // addrs returns the addresses as *net.TCPAddr, made on first use so that
@@ -91,8 +102,8 @@ func (c *TCPConn) addrs() (laddr, raddr *net.TCPAddr) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.laddr == nil {
-		c.laddr = net.TCPAddrFromAddrPort(c.local)
-		c.raddr = net.TCPAddrFromAddrPort(c.remote)
+		c.laddr = net.TCPAddrFromAddrPort(c.local())
+		c.raddr = net.TCPAddrFromAddrPort(c.remote())
 	}
 	return c.laddr, c.raddr
 }
@@ -151,7 +162,7 @@ func (e *tcpEmitter) Emit(f *tcp.Fields, o *tcp.Options, p1, p2 []byte) {
 			c.sndMax, c.sent = end, true
 		}
 	}
-	c.s.tcpOutput(&c.r, c.local.Addr(), c.remote.Addr(), f, o, p1, p2)
+	c.s.tcpOutput(&c.r, netip.AddrFrom4(c.key.laddr), netip.AddrFrom4(c.key.raddr), f, o, p1, p2)
 }
 
 // effects is what a call into the machine leaves to do once the mutex is
@@ -188,6 +199,10 @@ func (c *TCPConn) settleLocked(ev tcp.Events) effects {
 			c.ln = nil
 		}
 	}
+	if c.lingered != nil && (c.dead || !finUnacked(st)) {
+		close(c.lingered)
+		c.lingered = nil
+	}
 	return fx
 }
 
@@ -217,11 +232,15 @@ func (c *TCPConn) countTransition(old, st tcp.State) {
 // rearmLocked arms the timer for the machine's deadline if it changed.
 func (c *TCPConn) rearmLocked() {
 	d := c.tc.Deadline()
-	if d.Equal(c.armed) {
+	var at int64 // d in Unix ns; 0 for none
+	if !d.IsZero() && !c.dead {
+		at = d.UnixNano()
+	}
+	if at == c.armed {
 		return
 	}
-	c.armed = d
-	if d.IsZero() {
+	c.armed = at
+	if at == 0 {
 		c.timer.Stop()
 	} else {
 		c.timer.ResetAt(d)
@@ -232,11 +251,13 @@ func (c *TCPConn) rearmLocked() {
 // waiters, hands an established child to its listener's queue, and takes
 // a closed connection out of the tables.
 func (c *TCPConn) apply(fx effects) {
-	if fx.ev&(tcp.EvReadable|tcp.EvError|tcp.EvClosed) != 0 {
-		signal(c.rwake)
-	}
-	if fx.ev&(tcp.EvWritable|tcp.EvEstablished|tcp.EvError|tcp.EvClosed) != 0 || fx.dead {
-		signal(c.wwake)
+	if w := c.waiters.Load(); w != nil {
+		if fx.ev&(tcp.EvReadable|tcp.EvError|tcp.EvClosed) != 0 {
+			signal(w.rwake)
+		}
+		if fx.ev&(tcp.EvWritable|tcp.EvEstablished|tcp.EvError|tcp.EvClosed) != 0 || fx.dead {
+			signal(w.wwake)
+		}
 	}
 	if fx.ln != nil {
 		if fx.estab {
@@ -262,7 +283,7 @@ func signal(ch chan struct{}) {
 // onTimer is the connection's timer callback.
 func (c *TCPConn) onTimer() {
 	c.mu.Lock()
-	c.armed = time.Time{}
+	c.armed = 0
 	if c.tc == nil || c.dead {
 		c.mu.Unlock()
 		return
@@ -289,7 +310,7 @@ func (c *TCPConn) input(seg *tcp.Segment) bool {
 		add(&c.s.stats.TCP.ListenDrops)
 		return true
 	}
-	if c.state == tcp.TimeWait && c.tc.TimeWaitReuse(seg) && c.s.tcp.listener(c.local) != nil {
+	if c.state == tcp.TimeWait && c.tc.TimeWaitReuse(seg) && c.s.tcp.listener(c.local()) != nil {
 		// RFC 9293 3.6.1, RFC 6191, Linux's TCP_TW_SYN: a new SYN
 		// beyond the old incarnation ends TIME-WAIT silently and goes to
 		// the listener.
@@ -383,10 +404,12 @@ func (c *TCPConn) destroy() {
 // closeUser wakes every blocked call, after c.closed was set: each passes
 // the wake-up on as it returns.
 func (c *TCPConn) closeUser() {
-	signal(c.rwake)
-	signal(c.wwake)
-	c.rdl.stop()
-	c.wdl.stop()
+	if w := c.waiters.Load(); w != nil {
+		signal(w.rwake)
+		signal(w.wwake)
+		w.rdl.stop()
+		w.wdl.stop()
+	}
 }
 
 // errnoOf maps an error of the machine to the errno Linux reports for it.
