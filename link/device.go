@@ -93,3 +93,14 @@ func nameOf(dev Device) string {
 	}
 	return ""
 }
+
+// FrameSwapper is implemented by devices whose frames already lie in
+// buffers of their own (Pipe, Loopback): instead of copying a frame into
+// the caller's buffer they can hand theirs over.
+type FrameSwapper interface {
+	// SwapFrames is ReadFrames, except that it may exchange bufs[i] for a
+	// buffer of the same length that holds the frame, keeping the
+	// caller's buffer in return. The caller must own each bufs[i] alone
+	// (no two sharing memory) and keep no other reference to it.
+	SwapFrames(bufs [][]byte, sizes []int) (int, error)
+}

@@ -17,6 +17,10 @@ const queueLen = 1024
 // at this size means most Ethernet frames fit the first buffer they get.
 const minSlot = 2048
 
+// vlanTagLen is the room readers leave beyond MTU plus the link header,
+// for one 802.1Q tag.
+const vlanTagLen = 4
+
 // Pipe returns the two ends of an in-memory Ethernet wire with the given
 // MTU (0 means 1500). Each end has its own random MAC address (RandomMAC).
 //
@@ -84,7 +88,16 @@ func newQueueDevice(kind Kind, mtu int, mac net.HardwareAddr, qlen int) *queueDe
 
 // ReadFrames implements Device.
 func (d *queueDevice) ReadFrames(bufs [][]byte, sizes []int) (int, error) {
-	n, err := d.q.pop(bufs, sizes)
+	n, err := d.q.pop(bufs, sizes, false)
+	d.stats.addRx(sizes[:n])
+	return n, err
+}
+
+// SwapFrames implements FrameSwapper: a frame whose buffer is as large as
+// the caller's is handed over, and the caller's buffer joins the queue's
+// spares, which saves a copy of every frame.
+func (d *queueDevice) SwapFrames(bufs [][]byte, sizes []int) (int, error) {
+	n, err := d.q.pop(bufs, sizes, true)
 	d.stats.addRx(sizes[:n])
 	return n, err
 }
@@ -180,7 +193,14 @@ func (q *frameQueue) push(frames [][]byte, minLen, maxLen int) (sent, bytes, ful
 			q.free = q.free[:k-1]
 		}
 		if cap(buf) < len(f) {
-			buf = make([]byte, 0, max(len(f), min(minSlot, maxLen)))
+			// Room for the longest frame and a VLAN tag, as readers
+			// size their buffers, so that SwapFrames can hand it over;
+			// on a large MTU, a small frame gets minSlot.
+			size := maxLen + vlanTagLen
+			if size > minSlot && len(f) <= minSlot {
+				size = minSlot
+			}
+			buf = make([]byte, 0, size)
 		}
 		q.ring[(q.head+q.n)&mask] = append(buf[:0], f...)
 		q.n++
@@ -195,8 +215,9 @@ func (q *frameQueue) push(frames [][]byte, minLen, maxLen int) (sent, bytes, ful
 }
 
 // pop waits until the queue holds a frame or is closed, then copies as
-// many frames as fit in bufs and sizes.
-func (q *frameQueue) pop(bufs [][]byte, sizes []int) (int, error) {
+// many frames as fit in bufs and sizes; with swap, it exchanges a frame's
+// buffer for the caller's instead where the frame's is large enough.
+func (q *frameQueue) pop(bufs [][]byte, sizes []int, swap bool) (int, error) {
 	want := min(len(bufs), len(sizes))
 	q.mu.Lock()
 	for q.n == 0 && !q.closed {
@@ -215,7 +236,12 @@ func (q *frameQueue) pop(bufs [][]byte, sizes []int) (int, error) {
 	for ; i < want && q.n > 0; i++ {
 		f := q.ring[q.head]
 		q.ring[q.head] = nil
-		sizes[i] = copy(bufs[i], f)
+		if swap && cap(f) >= len(bufs[i]) {
+			sizes[i] = len(f)
+			f, bufs[i] = bufs[i], f[:len(bufs[i])]
+		} else {
+			sizes[i] = copy(bufs[i], f)
+		}
 		q.free = append(q.free, f)
 		q.head = (q.head + 1) & mask
 		q.n--

@@ -27,6 +27,9 @@ type Interface struct {
 	bcast netip.Addr // the directed broadcast address of addr's subnet
 	mtu   int
 	arp   *arp.Cache // nil for the loopback
+	// offload is what the device lets the stack leave undone: with
+	// link.OffloadChecksum, TCP checksums are neither made nor checked.
+	offload link.Offload
 
 	mu     sync.RWMutex
 	groups map[netip.Addr]int // multicast groups joined, with reference counts
@@ -38,15 +41,16 @@ var allHosts = netip.AddrFrom4([4]byte{224, 0, 0, 1})
 
 func newInterface(s *Stack, index int, dev link.Device, addr netip.Prefix) *Interface {
 	ifc := &Interface{
-		stack:  s,
-		index:  index,
-		dev:    dev,
-		kind:   dev.Kind(),
-		addr:   addr,
-		bcast:  broadcastOf(addr),
-		mtu:    dev.MTU(),
-		groups: make(map[netip.Addr]int),
-		macs:   make(map[ether.Addr]int),
+		stack:   s,
+		index:   index,
+		dev:     dev,
+		kind:    dev.Kind(),
+		offload: link.OffloadsOf(dev),
+		addr:    addr,
+		bcast:   broadcastOf(addr),
+		mtu:     dev.MTU(),
+		groups:  make(map[netip.Addr]int),
+		macs:    make(map[ether.Addr]int),
 	}
 	if n, ok := dev.(link.Namer); ok {
 		ifc.name = n.Name()
@@ -179,8 +183,12 @@ func (i *Interface) readLoop() {
 		bufs[j] = make([]byte, size)
 	}
 	sizes := make([]int, readBatch)
+	read := i.dev.ReadFrames
+	if sw, ok := i.dev.(link.FrameSwapper); ok {
+		read = sw.SwapFrames // each buffer is the loop's alone
+	}
 	for {
-		n, err := i.dev.ReadFrames(bufs, sizes)
+		n, err := read(bufs, sizes)
 		for j := 0; j < n; j++ {
 			i.input(bufs[j][:sizes[j]])
 		}

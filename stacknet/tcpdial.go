@@ -127,10 +127,9 @@ func (s *Stack) dialTCP(ctx context.Context, network string, laddr, raddr netip.
 			if err == nil {
 				err = tcp.ErrTimedOut
 			}
-			if err == tcp.ErrReset {
-				// Linux (tcp_reset): a reset in SYN-SENT is a refusal.
-				err = tcp.ErrRefused
-			}
+			// The machine reports a reset in SYN-SENT as ErrRefused and
+			// one in SYN-RECEIVED (simultaneous open) as ErrReset, as
+			// Linux's tcp_reset does: ECONNREFUSED and ECONNRESET.
 			return fail(sysErr("connect", errnoOf(err)))
 		}
 		select {
