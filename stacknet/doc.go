@@ -28,9 +28,10 @@
 // answer with SYN cookies (RFC 4987 3.6) when it is full; ephemeral ports
 // follow RFC 6056 3.3.3; ICMP errors reach connections as Linux's
 // tcp_v4_err delivers them (RFC 5927, RFC 1191 for fragmentation
-// needed). Left out: IPv6, TCP Fast Open, MD5 and AO signatures, urgent
-// data as out-of-band data, SO_LINGER with a timeout (Close never
-// blocks), and file descriptors (no SyscallConn or File).
+// needed). SetLinger with a timeout makes Close wait for the FIN's ACK
+// as Linux's close does, then leaves the connection to finish alone.
+// Left out: IPv6, TCP Fast Open, MD5 and AO signatures, urgent data as
+// out-of-band data, and file descriptors (no SyscallConn or File).
 //
 // Layers and their packages: link (devices and wrappers), proto/ether,
 // proto/arp, proto/ipv4, proto/icmp, proto/udp, proto/tcp (wire formats and protocol
