@@ -1,7 +1,6 @@
 package stacknet
 
 import (
-	"math/bits"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -264,9 +263,7 @@ func (s *Stack) rcvWScale() uint8 {
 	if initial == 0 {
 		initial = 128 << 10
 	}
-	space = min(max(space, initial), tcp.MaxRecvCapacity)
-	ws := bits.Len(uint(space)) - 1 - 15
-	return uint8(min(max(ws, 0), tcp.MaxWScale))
+	return tcp.WScaleFor(min(max(space, initial), tcp.MaxRecvCapacity))
 }
 
 // sendCookie answers a SYN with a SYN-ACK whose ISS is a SYN cookie,

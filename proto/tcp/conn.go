@@ -404,7 +404,7 @@ func NewConn(cfg *Config, out Emitter) *Conn {
 	// RFC 7323 2.3: the shift that lets the largest receive buffer be
 	// offered: ilog2(RecvBufferMax) - 15, as Linux, within [0, 14].
 	if !d.NoWScale {
-		c.offerWScale = uint8(min(max(bitLen(d.RecvBufferMax)-1-15, 0), MaxWScale))
+		c.offerWScale = WScaleFor(d.RecvBufferMax)
 	}
 	c.rq.reset(d.RecvBuffer, 0)
 	return c
@@ -499,6 +499,16 @@ func (c *Conn) Deadline() time.Time {
 		}
 	}
 	return d
+}
+
+// WScaleFor is the window scale shift a connection offers when its receive
+// buffer may grow to space octets (RFC 7323 2.3): Linux's rule in
+// tcp_select_initial_window, ilog2(space) - 15 within [0, MaxWScale],
+// which lets the whole buffer be advertised. A listener answering with a
+// SYN cookie offers the same, so that the connection the cookie makes
+// agrees with its SYN-ACK.
+func WScaleFor(space int) uint8 {
+	return uint8(min(max(bitLen(space)-1-15, 0), MaxWScale))
 }
 
 // bitLen is the number of bits needed to write n.

@@ -396,7 +396,7 @@ func (c *Conn) SetRecvBuffer(n int, now time.Time) Events {
 	if c.state == Closed && c.sndMax == c.iss {
 		c.cfg.RecvBuffer, c.cfg.RecvBufferMax = n, n
 		if !c.cfg.NoWScale {
-			c.offerWScale = uint8(min(max(bitLen(n)-1-15, 0), MaxWScale))
+			c.offerWScale = WScaleFor(n)
 		}
 		c.rq.reset(n, c.rq.RcvNxt())
 		return 0
