@@ -72,6 +72,12 @@ func TestConnLossyTransfer(t *testing.T) {
 				if !bytes.Equal(p.recvB.Bytes(), data) || !bytes.Equal(p.recvA.Bytes(), back) {
 					t.Fatalf("seed %d: data differs", seed)
 				}
+				// Both directions carry data while out-of-order data is
+				// held: a data segment's SACK blocks must not push it
+				// past the MSS, which would make IP fragment it.
+				if p.ea.maxSeg > defaultMSS || p.eb.maxSeg > defaultMSS {
+					t.Fatalf("seed %d: a segment of %d, %d octets of options and data: more than the MSS, %d", seed, p.ea.maxSeg, p.eb.maxSeg, defaultMSS)
+				}
 				if p.dropped == 0 || p.a.Info().Retransmits == 0 || p.b.Info().Retransmits == 0 {
 					t.Fatalf("seed %d: %d dropped, retransmits %d %d: the test tested nothing", seed, p.dropped, p.a.Info().Retransmits, p.b.Info().Retransmits)
 				}

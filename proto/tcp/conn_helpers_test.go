@@ -52,12 +52,14 @@ func itoa(v uint32) string {
 // options through the wire format so that what a test sees is what a
 // peer would parse.
 type capture struct {
+	maxSeg int // the most options plus payload in one segment
 	segs []sent
 	buf  []byte
 }
 
 func (c *capture) Emit(f *Fields, o *Options, p1, p2 []byte) {
 	n := HeaderLen + OptionsLen(o) + len(p1) + len(p2)
+	c.maxSeg = max(c.maxSeg, n-HeaderLen)
 	if cap(c.buf) < n {
 		c.buf = make([]byte, n)
 	}

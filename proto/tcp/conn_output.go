@@ -36,15 +36,27 @@ func (c *Conn) emit(seq Seq, flags Flags, p1, p2 []byte, now time.Time) {
 		c.o.TS, c.o.TSVal, c.o.TSEcr = true, c.tsVal(now), c.tsRecent
 	}
 	if c.sackOK && flags&ACK != 0 && flags&RST == 0 {
-		c.sackBlocks()
+		c.sackBlocks(len(p1) + len(p2))
 	}
 	c.out.Emit(&c.f, &c.o, p1, p2)
 }
 
+// segBudget is the most options and payload one segment may carry: the
+// MSS of the path, of which the timestamps take their share in sndMSS.
+func (c *Conn) segBudget() int {
+	if c.tsOK {
+		return c.sndMSS + tsOptLen
+	}
+	return c.sndMSS
+}
+
 // sackBlocks puts the D-SACK block, if any, then the SACK blocks of the
-// out-of-order data held in c.o (RFC 2018 4, RFC 2883 4). PutOptions
-// writes as many as fit.
-func (c *Conn) sackBlocks() {
+// out-of-order data held in c.o (RFC 2018 4, RFC 2883 4), as many as fit
+// beside payload octets of data: a segment never grows past the MSS for
+// its SACK blocks, which would make IP fragment it. A full-sized data
+// segment thus carries none (RFC 2018 3 lets a sender include fewer); the
+// immediate ACKs that out-of-order data brings carry them all.
+func (c *Conn) sackBlocks(payload int) {
 	n := 0
 	if b, ok := c.rq.TakeDSACK(); ok {
 		c.o.SACK[0] = b
@@ -52,6 +64,9 @@ func (c *Conn) sackBlocks() {
 	}
 	n += c.rq.SACKBlocks(c.o.SACK[n:])
 	c.o.NumSACK = n
+	for c.o.NumSACK > 0 && OptionsLen(&c.o)+payload > c.segBudget() {
+		c.o.NumSACK--
+	}
 }
 
 // synOptions fills c.o with the options of our SYN (syn) or SYN-ACK: MSS,
@@ -96,7 +111,19 @@ func (c *Conn) sendSYN(synAck bool, now time.Time) {
 
 // sendAck sends an ACK now, at SND.NXT.
 func (c *Conn) sendAck(now time.Time) {
-	c.emit(c.sndNxt, ACK, nil, nil, now)
+	c.emit(c.ackSeq(), ACK, nil, nil, now)
+}
+
+// ackSeq is the sequence number of a segment without data: SND.MAX, not
+// SND.NXT, which a retransmission timeout moves back to SND.UNA, where
+// the peer, having received more, would find the segment old and drop it
+// unread, ACK and all (RFC 9293 3.10.7.4, first check). As Linux's
+// tcp_acceptable_seq, it stays within the peer's window.
+func (c *Conn) ackSeq() Seq {
+	if end := c.sndUna.Add(c.sndWnd); end.LessThan(c.sndMax) {
+		return end
+	}
+	return c.sndMax
 }
 
 // sendReset sends <SEQ=seq><CTL=RST> with no options, the RST that
@@ -140,8 +167,14 @@ func (c *Conn) sendOOWAck(seg *Segment, now time.Time) {
 // selectWindow is the window field of a segment with ACK, and records
 // the right edge it advertises. RFC 1122 4.2.3.3 (receiver SWS
 // avoidance): the right edge moves only by at least min(RcvBuf/2, MSS),
-// and RFC 9293 3.8.6 (SHLD-14): it never moves left. RFC 7323 2.3: the
-// window is shifted right by our scale, rounding up rather than shrink.
+// and RFC 9293 3.8.6 (SHLD-14): it should not move left. RFC 7323 2.3:
+// the window is shifted right by our scale, rounding up rather than
+// shrink, but never past the end of the buffer: an edge promised beyond
+// it would have the peer send data the queue must drop. So the edge may
+// move left by less than one unit of the scale (RFC 7323 2.4 expects
+// that); what the peer sent up to the old edge still fits, because every
+// edge was within the buffer when advertised and the buffer's end only
+// moves forward as the application reads.
 func (c *Conn) selectWindow() uint16 {
 	nxt := c.rq.RcvNxt()
 	free := c.rq.Window()
@@ -153,7 +186,7 @@ func (c *Conn) selectWindow() uint16 {
 	wnd = max(wnd, cur)
 	shift := c.rcvWScale
 	field := wnd >> shift
-	if field<<shift < cur {
+	if field<<shift < cur && (field+1)<<shift <= free {
 		field++
 	}
 	field = min(field, 0xffff)

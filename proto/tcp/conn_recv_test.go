@@ -279,3 +279,44 @@ func TestConnReadEOFAlways(t *testing.T) {
 		t.Fatalf("Write in CLOSE-WAIT: %d %v", n, err)
 	}
 }
+
+// TestConnWindowNeverPastBuffer: a receiver whose application does not
+// read advertises, in every ACK, a right edge within its buffer, however
+// the scaled window rounds; so nothing the sender is allowed to send is
+// dropped for want of room. With window scale 7 the edge used to creep up
+// to 127 octets past the buffer per ACK.
+func TestConnWindowNeverPastBuffer(t *testing.T) {
+	for _, mss := range []int{536, 1000, 1460} {
+		cfg := Config{NoDelay: true, MSS: mss, RecvBuffer: 50_000, RecvBufferMax: 6 << 20}
+		p := newPair(t, cfg, cfg)
+		p.connect()
+		p.noAutoRead = true
+		data := pattern(200_000, 5)
+		p.writeAll(p.a, data, 0)
+		limit := p.now.Add(10 * time.Second)
+		acks := 0
+		for p.step(limit) {
+			if p.b == nil {
+				continue
+			}
+			end := p.b.rq.RcvNxt().Add(-p.b.rq.Readable()).Add(p.b.rq.Capacity())
+			for _, f := range p.inflight {
+				s := f.s
+				if f.toB || s.seg.Flags&ACK == 0 {
+					continue
+				}
+				acks++
+				edge := s.seg.Ack.Add(int(s.seg.Window) << p.b.rcvWScale)
+				if edge.GreaterThan(end) {
+					t.Fatalf("mss %d: ack %d win %d advertises up to %d, past the buffer's end %d", mss, s.seg.Ack, s.seg.Window, edge, end)
+				}
+			}
+		}
+		if got, c := p.b.Readable(), p.b.rq.Capacity(); got < c-mss {
+			t.Errorf("mss %d: the receiver holds %d octets, want its buffer (%d) filled to within one segment", mss, got, c)
+		}
+		if acks == 0 {
+			t.Fatalf("mss %d: no ACK checked", mss)
+		}
+	}
+}
