@@ -53,8 +53,8 @@ func itoa(v uint32) string {
 // peer would parse.
 type capture struct {
 	maxSeg int // the most options plus payload in one segment
-	segs []sent
-	buf  []byte
+	segs   []sent
+	buf    []byte
 }
 
 func (c *capture) Emit(f *Fields, o *Options, p1, p2 []byte) {
