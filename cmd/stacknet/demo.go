@@ -27,8 +27,9 @@ const demoAbout = `Demo builds two stacks in this process, A at 192.0.2.1/24 and
 192.0.2.2/24, joined by an in-memory Ethernet wire, and walks through
 what they do: ping both ways, the ARP caches that resolving took, UDP
 echo (one datagram big enough to be fragmented), a connected UDP socket
-meeting a closed port, and the counters of both stacks. It needs no root
-and touches no interface of the system.
+meeting a closed port, an HTTP server on B and a client on A talking
+over TCP, and the counters of both stacks. It needs no root and touches
+no interface of the system.
 
 With --loss the wire drops frames; the demo retries as a careful
 program would and says what it lost.`
@@ -55,6 +56,7 @@ func demoSteps() []demoStep {
 		{"The ARP caches (RFC 826) that the pings filled", (*demo).stepARP},
 		{"UDP echo (RFC 768), and IP fragmentation (RFC 791)", (*demo).stepUDPEcho},
 		{"A connected UDP socket meets a closed port", (*demo).stepRefused},
+		{"HTTP over TCP (RFC 9293, RFC 9112)", (*demo).stepHTTP},
 		{"Counters, as netstat -s shows them", (*demo).stepStats},
 	}
 }
