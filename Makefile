@@ -10,7 +10,8 @@ STATICCHECK_VERSION := v0.8.2
 
 .PHONY: demo test test-race test-norace bench fuzz lint staticcheck soak
 
-## demo: two stacks on an in-memory wire ping each other and exchange UDP (no root).
+## demo: two stacks on an in-memory wire ping each other, exchange UDP and
+## talk HTTP over TCP (no root).
 demo:
 	$(GO) run ./cmd/stacknet demo
 
@@ -25,9 +26,18 @@ test-race:
 test-norace:
 	$(GO) test -count=1 -run 'Alloc' $(PKGS)
 
-## bench: every benchmark, stacknet beside the kernel's loopback where both exist.
+## bench: every benchmark, stacknet beside the kernel's loopback where both exist
+## (the TCP ones: BenchmarkTCP* and BenchmarkHTTPGet in ./stacknet).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+## soak: the impaired TCP transfer (5% loss, 2% reordering, 1% duplication,
+## 0.1% corruption) with 256 MiB each way instead of make test's 16 MiB;
+## SOAK_BYTES=1GiB make soak for more. Without -race, for speed: make test
+## runs the same code under the race detector.
+SOAK_BYTES ?= 256MiB
+soak:
+	STACKNET_IMPAIR_BYTES=$(SOAK_BYTES) $(GO) test -count=1 -timeout 60m -v -run '^TestTCPImpairedTransfer$$' ./stacknet
 
 ## fuzz: a short run ($(FUZZTIME) inputs) of every fuzz target.
 fuzz:
