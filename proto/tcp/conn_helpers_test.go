@@ -52,9 +52,11 @@ func itoa(v uint32) string {
 // options through the wire format so that what a test sees is what a
 // peer would parse.
 type capture struct {
-	maxSeg int // the most options plus payload in one segment
-	segs   []sent
-	buf    []byte
+	maxSeg   int       // the most options plus payload in one segment
+	acks     []Segment // with keepAcks, the headers of every segment with ACK, in order
+	keepAcks bool
+	segs     []sent
+	buf      []byte
 }
 
 func (c *capture) Emit(f *Fields, o *Options, p1, p2 []byte) {
@@ -79,6 +81,11 @@ func (c *capture) Emit(f *Fields, o *Options, p1, p2 []byte) {
 	data := bytes.Clone(seg.Payload)
 	seg.Payload = data
 	c.segs = append(c.segs, sent{seg, data})
+	if c.keepAcks && seg.Flags&ACK != 0 {
+		h := seg
+		h.Payload = nil
+		c.acks = append(c.acks, h)
+	}
 }
 
 // take returns and forgets what was captured.

@@ -167,14 +167,13 @@ func (c *Conn) sendOOWAck(seg *Segment, now time.Time) {
 // selectWindow is the window field of a segment with ACK, and records
 // the right edge it advertises. RFC 1122 4.2.3.3 (receiver SWS
 // avoidance): the right edge moves only by at least min(RcvBuf/2, MSS),
-// and RFC 9293 3.8.6 (SHLD-14): it should not move left. RFC 7323 2.3:
-// the window is shifted right by our scale, rounding up rather than
-// shrink, but never past the end of the buffer: an edge promised beyond
-// it would have the peer send data the queue must drop. So the edge may
-// move left by less than one unit of the scale (RFC 7323 2.4 expects
-// that); what the peer sent up to the old edge still fits, because every
-// edge was within the buffer when advertised and the buffer's end only
-// moves forward as the application reads.
+// and RFC 9293 3.8.6 (SHLD-14): it never moves left. RFC 7323 2.3: the
+// window is shifted right by our scale, rounding up rather than shrink,
+// as Linux does: a peer that has sent up to an edge may send its pure
+// ACKs from there (Linux's tcp_acceptable_seq), and an edge moved back
+// behind data it sent would have us drop them as old. Rounding up can set
+// the edge past the buffer by less than a unit of the scale per ACK; the
+// receive queue is told the edge (Promise) and holds what comes up to it.
 func (c *Conn) selectWindow() uint16 {
 	nxt := c.rq.RcvNxt()
 	free := c.rq.Window()
@@ -186,11 +185,12 @@ func (c *Conn) selectWindow() uint16 {
 	wnd = max(wnd, cur)
 	shift := c.rcvWScale
 	field := wnd >> shift
-	if field<<shift < cur && (field+1)<<shift <= free {
+	if field<<shift < cur {
 		field++
 	}
 	field = min(field, 0xffff)
 	c.rcvAdv = c.rcvAdv.Max(nxt.Add(field << shift))
+	c.rq.Promise(c.rcvAdv)
 	return uint16(field)
 }
 

@@ -73,6 +73,8 @@ type RecvQueue struct {
 
 	dsack    SACKBlock // the duplicate in the last Write, when hasDSACK
 	hasDSACK bool
+
+	promised Seq // the furthest right edge advertised (Promise)
 }
 
 // NewRecvQueue returns a receive queue holding capacity octets whose next
@@ -80,14 +82,14 @@ type RecvQueue struct {
 // capacity is negative or more than MaxRecvCapacity.
 func NewRecvQueue(capacity int, rcvNxt Seq) *RecvQueue {
 	checkRecvCapacity(capacity)
-	return &RecvQueue{capacity: capacity, rcvNxt: rcvNxt}
+	return &RecvQueue{capacity: capacity, rcvNxt: rcvNxt, promised: rcvNxt}
 }
 
 // reset makes q an empty queue of capacity octets expecting rcvNxt, whose
 // ring is allocated only when data arrives (see Release).
 func (q *RecvQueue) reset(capacity int, rcvNxt Seq) {
 	checkRecvCapacity(capacity)
-	*q = RecvQueue{capacity: capacity, rcvNxt: rcvNxt}
+	*q = RecvQueue{capacity: capacity, rcvNxt: rcvNxt, promised: rcvNxt}
 }
 
 // Release gives the ring's memory back when it holds nothing, neither
@@ -123,7 +125,19 @@ func (q *RecvQueue) Capacity() int { return q.capacity }
 // does not reduce it: RCV.WND (RFC 9293 3.3.1) is the sequence space from
 // RCV.NXT the receiver will accept, whether or not parts of it have
 // arrived already.
-func (q *RecvQueue) Window() int { return q.capacity - q.readable }
+func (q *RecvQueue) Window() int { return max(q.capacity-q.readable, 0) }
+
+// Promise records edge as a right edge the window advertised. Write takes
+// data up to the furthest edge promised even where it lies past the
+// buffer: a scaled window is rounded up rather than moved left (RFC 7323
+// 2.3, RFC 9293 3.8.6), so the edge can stand a little beyond the room
+// the buffer has, and data the peer was allowed to send must not be
+// dropped. The ring grows past the capacity to hold it.
+func (q *RecvQueue) Promise(edge Seq) {
+	if edge.GreaterThan(q.promised) {
+		q.promised = edge
+	}
+}
 
 // Readable is the number of in-order octets waiting for the application.
 func (q *RecvQueue) Readable() int { return q.readable }
@@ -176,7 +190,10 @@ func (q *RecvQueue) Write(seq Seq, data []byte) (accepted int) {
 	q.hasDSACK = false
 	off := int64(q.off(seq))
 	end := off + int64(len(data))
-	limit := int64(q.Window())
+	if q.promised.LessThan(q.rcvNxt) {
+		q.promised = q.rcvNxt // kept near RCV.NXT, where serial arithmetic holds
+	}
+	limit := max(int64(q.Window()), int64(q.promised.Diff(q.rcvNxt)))
 	if q.finState != finNone {
 		// RFC 9293 3.10.7.4: nothing follows a FIN; data beyond it is
 		// the peer's error and is dropped.

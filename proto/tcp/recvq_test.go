@@ -536,3 +536,27 @@ func TestRecvQueueDuplicateFIN(t *testing.T) {
 		}
 	}
 }
+
+// TestRecvQueuePromise: data up to an edge the window promised is taken
+// even past the capacity; data beyond it is not.
+func TestRecvQueuePromise(t *testing.T) {
+	q := NewRecvQueue(1000, 100)
+	if n := q.Write(100, make([]byte, 1000)); n != 1000 {
+		t.Fatalf("filling the buffer: took %d, want 1000", n)
+	}
+	if n := q.Write(1100, make([]byte, 50)); n != 0 {
+		t.Fatalf("with no promise past the buffer: took %d, want 0", n)
+	}
+	q.Promise(1127) // a window rounded up by a scale of 7
+	if n := q.Write(1100, make([]byte, 50)); n != 27 {
+		t.Fatalf("with the edge promised at 1127: took %d, want 27", n)
+	}
+	if q.Readable() != 1027 || q.Window() != 0 {
+		t.Fatalf("Readable %d, Window %d: want 1027 and 0", q.Readable(), q.Window())
+	}
+	q.Promise(1000) // an older edge changes nothing
+	p := make([]byte, 2000)
+	if n := q.Read(p); n != 1027 {
+		t.Fatalf("Read %d, want 1027", n)
+	}
+}
