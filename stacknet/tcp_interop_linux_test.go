@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stacknet/stacknet/link/linktest"
+	"github.com/stacknet/stacknet/proto/tcp"
 )
 
 // TCP interop with the Linux kernel over a TAP device: the kernel side is
@@ -482,8 +483,10 @@ func TestTCPKernelOptions(t *testing.T) {
 					t.Errorf("the kernel did not negotiate %s with the stack (tcpi_options %#x)", o.name, info.Options)
 				}
 			}
-			if info.SndWscale > 14 {
-				t.Errorf("the stack announced window scale %d; RFC 7323 2.3 allows at most 14", info.SndWscale)
+			// The stack offers the shift for its largest receive buffer,
+			// 6 MiB by default: 7, as Linux offers for the same.
+			if want := tcp.WScaleFor(6 << 20); info.SndWscale != want {
+				t.Errorf("the kernel saw window scale %d from the stack, want %d", info.SndWscale, want)
 			}
 			if info.SndMSS != 1448 {
 				t.Errorf("kernel's send MSS %d, want 1448 (the stack's MSS 1460 less 12 bytes of timestamps)", info.SndMSS)
