@@ -189,10 +189,14 @@ func tfStep(name string, n int, err error) string {
 	return fmt.Sprintf("%s: n=%d %s", name, n, tfShape(err))
 }
 
-var tfScenarios = []struct {
+// tfScenario is one scenario: run does its steps in e and returns what
+// each gave, as tfStep describes it.
+type tfScenario struct {
 	name string
 	run  func(t *testing.T, e *tfEnv) []string
-}{
+}
+
+var tfScenarios = []tfScenario{
 	{"use after own Close", func(t *testing.T, e *tfEnv) []string {
 		c, _ := e.conns(t)
 		c.Close()
@@ -359,7 +363,12 @@ var tfScenarios = []struct {
 	}},
 }
 
-func TestTCPFacadeMatchesNet(t *testing.T) {
+func TestTCPFacadeMatchesNet(t *testing.T) { tfMatchNet(t, tfScenarios) }
+
+// tfMatchNet runs each scenario with package net on the kernel's loopback
+// and with stacknet on two stacks joined by a Pipe, and fails the
+// scenario if their steps differ.
+func tfMatchNet(t *testing.T, scenarios []tfScenario) {
 	kernel := &tfEnv{
 		host:     "127.0.0.1:0",
 		listenAt: func(addr string) (net.Listener, error) { return net.Listen("tcp", addr) },
@@ -368,7 +377,7 @@ func TestTCPFacadeMatchesNet(t *testing.T) {
 			return d.DialContext(ctx, "tcp", addr)
 		},
 	}
-	for _, sc := range tfScenarios {
+	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			var want []string
 			t.Run("kernel", func(t *testing.T) { want = sc.run(t, kernel) })
@@ -382,6 +391,9 @@ func TestTCPFacadeMatchesNet(t *testing.T) {
 			}
 			var got []string
 			t.Run("stacknet", func(t *testing.T) { got = sc.run(t, stack) })
+			if testing.Verbose() {
+				t.Logf("net:\n%s", strings.Join(want, "\n"))
+			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("stacknet differs from package net (-net +stacknet):\n%s", diff)
 			}

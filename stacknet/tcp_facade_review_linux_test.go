@@ -2,15 +2,12 @@ package stacknet
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/stacknet/stacknet/proto/tcp"
 )
@@ -32,10 +29,7 @@ func tfWaitTimeWait(t *testing.T, c net.Conn) {
 	}
 }
 
-var tfReviewScenarios = []struct {
-	name string
-	run  func(t *testing.T, e *tfEnv) []string
-}{
+var tfReviewScenarios = []tfScenario{
 	{"zero-length writes", func(t *testing.T, e *tfEnv) []string {
 		c, s := e.conns(t)
 		var out []string
@@ -182,35 +176,4 @@ var tfReviewScenarios = []struct {
 	}},
 }
 
-func TestTCPReviewMatchesNet(t *testing.T) {
-	kernel := &tfEnv{
-		host:     "127.0.0.1:0",
-		listenAt: func(addr string) (net.Listener, error) { return net.Listen("tcp", addr) },
-		dial: func(ctx context.Context, addr string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "tcp", addr)
-		},
-	}
-	for _, sc := range tfReviewScenarios {
-		t.Run(sc.name, func(t *testing.T) {
-			var want []string
-			t.Run("kernel", func(t *testing.T) { want = sc.run(t, kernel) })
-			a, b := pair(t, Config{})
-			stack := &tfEnv{
-				host:     "192.0.2.2:0",
-				listenAt: func(addr string) (net.Listener, error) { return b.Listen("tcp", addr) },
-				dial: func(ctx context.Context, addr string) (net.Conn, error) {
-					return a.DialContext(ctx, "tcp", addr)
-				},
-			}
-			var got []string
-			t.Run("stacknet", func(t *testing.T) { got = sc.run(t, stack) })
-			if testing.Verbose() {
-				t.Logf("net:\n%s", strings.Join(want, "\n"))
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("stacknet differs from package net (-net +stacknet):\n%s", diff)
-			}
-		})
-	}
-}
+func TestTCPReviewMatchesNet(t *testing.T) { tfMatchNet(t, tfReviewScenarios) }
