@@ -36,7 +36,7 @@ type TCPListener struct {
 
 	ready chan struct{} // a connection may be waiting in the queue
 	done  chan struct{} // closed by Close
-	dl    tcpDeadline
+	dl    deadline
 }
 
 // cookieValid is how long after the last SYN cookie was sent an ACK to

@@ -54,8 +54,6 @@ func (s *Stack) newUDPConn(network string, local, remote netip.AddrPort) (*UDPCo
 	c := &UDPConn{
 		s:        s,
 		network:  network,
-		rdl:      makeDeadline(),
-		wdl:      makeDeadline(),
 		done:     make(chan struct{}),
 		readable: make(chan struct{}, 1),
 		rcvbuf:   s.cfg.UDPReceiveBuffer,
