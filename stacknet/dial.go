@@ -54,41 +54,18 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 // route's source address and an ephemeral port) to raddr.
 func (s *Stack) DialUDP(ctx context.Context, network string, laddr, raddr netip.AddrPort) (*UDPConn, error) {
 	fail := func(err error) (*UDPConn, error) {
-		var src net.Addr
-		if laddr.IsValid() {
-			src = resolvedUDPAddr(laddr)
-		}
-		return nil, opError("dial", network, src, resolvedUDPAddr(raddr), err)
+		return nil, dialError(network, laddr, raddr, resolvedUDPAddr, err)
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(mapContextErr(err))
-	}
-	if !raddr.Addr().Unmap().Is4() {
-		return fail(nonIPv4(raddr.Addr()))
-	}
-	raddr = netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port())
-	if raddr.Addr().IsUnspecified() {
-		// Linux routes 0.0.0.0 to this host: the bound address, or the
-		// loopback.
-		to := netip.AddrFrom4([4]byte{127, 0, 0, 1})
-		if laddr.IsValid() && !laddr.Addr().IsUnspecified() {
-			to = laddr.Addr()
-		}
-		raddr = netip.AddrPortFrom(to, raddr.Port())
-	}
-	r, err := s.findRoute(raddr.Addr())
+	dst, err := dialAddr(ctx, raddr)
 	if err != nil {
-		return fail(sysErr("connect", err.(syscall.Errno)))
+		return fail(err)
 	}
-	local := laddr
-	if !local.IsValid() || local.Addr().IsUnspecified() {
-		local = netip.AddrPortFrom(r.src, local.Port())
-	} else if !s.isLocalAddr(local.Addr()) && !local.Addr().IsLoopback() {
-		return fail(sysErr("bind", syscall.EADDRNOTAVAIL))
-	}
-	if local.Addr().IsLoopback() && r.ifc.kind != link.IP {
-		// Linux: a loopback source never leaves by another interface.
-		return fail(sysErr("connect", syscall.EINVAL))
+	// From here on, errors carry where the datagrams go: 0.0.0.0 made
+	// this host's address.
+	raddr = dialDst(laddr, dst)
+	_, local, err := s.dialRoute(laddr, raddr)
+	if err != nil {
+		return fail(err)
 	}
 	c, err := s.newUDPConn(network, local, raddr)
 	if err != nil {
@@ -110,10 +87,7 @@ func (s *Stack) ListenPacket(network, address string) (net.PacketConn, error) {
 		if err != nil {
 			return nil, opError("listen", network, nil, nil, err)
 		}
-		ta := &net.TCPAddr{IP: resolvedUDPAddr(a).IP, Port: int(a.Port())}
-		if !a.Addr().IsValid() {
-			ta.IP = nil
-		}
+		ta := tcpListenAddr(a)
 		return nil, opError("listen", network, nil, ta, &net.AddrError{Err: "unexpected address type", Addr: ta.String()})
 	default:
 		return nil, opError("listen", network, nil, nil, net.UnknownNetworkError(network))
@@ -133,28 +107,99 @@ func (s *Stack) ListenPacket(network, address string) (net.PacketConn, error) {
 // (netip.Addr{}) or 0.0.0.0 listens on every address.
 func (s *Stack) ListenUDP(network string, laddr netip.AddrPort) (*UDPConn, error) {
 	fail := func(err error) (*UDPConn, error) {
-		ea := resolvedUDPAddr(laddr)
-		if !laddr.Addr().IsValid() {
-			ea.IP = nil // as package net prints ":port"
-		}
-		return nil, opError("listen", network, nil, ea, err)
+		return nil, opError("listen", network, nil, udpListenAddr(laddr), err)
 	}
-	a := laddr.Addr().Unmap()
-	switch {
-	case !a.IsValid():
-		a = netip.IPv4Unspecified()
-	case !a.Is4():
-		return fail(nonIPv4(a))
-	case !a.IsUnspecified() && !s.isLocalAddr(a) && !a.IsLoopback() && !a.IsMulticast() &&
-		a != limitedBroadcast && !s.ifaces.Load().isBroadcast(a):
-		// Linux: bind to an address that is not ours fails.
-		return fail(sysErr("bind", syscall.EADDRNOTAVAIL))
+	a, err := s.bindAddr(laddr.Addr())
+	if err != nil {
+		return fail(err)
 	}
 	c, err := s.newUDPConn(network, netip.AddrPortFrom(a, laddr.Port()), netip.AddrPort{})
 	if err != nil {
 		return fail(err)
 	}
 	return c, nil
+}
+
+// dialError is the error of a failed dial from laddr (none if it is the
+// zero value) to raddr: a *net.OpError carrying the addresses as addr
+// makes them, resolvedUDPAddr or resolvedTCPAddr, as package net's dial
+// does.
+func dialError[A net.Addr](network string, laddr, raddr netip.AddrPort, addr func(netip.AddrPort) A, err error) error {
+	var src net.Addr // untyped nil if there is no laddr
+	if laddr.IsValid() {
+		src = addr(laddr)
+	}
+	return opError("dial", network, src, addr(raddr), err)
+}
+
+// dialAddr makes the checks of a dial to raddr that come before any
+// other: ctx is not done and raddr is IPv4. It returns raddr unmapped, or
+// the error the dial's *net.OpError wraps.
+func dialAddr(ctx context.Context, raddr netip.AddrPort) (netip.AddrPort, error) {
+	if err := ctx.Err(); err != nil {
+		return netip.AddrPort{}, mapContextErr(err)
+	}
+	if !raddr.Addr().Unmap().Is4() {
+		return netip.AddrPort{}, nonIPv4(raddr.Addr())
+	}
+	return netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port()), nil
+}
+
+// dialDst is where a dial from laddr to raddr goes: raddr, but for
+// 0.0.0.0, which Linux routes to this host: the bound address, or the
+// loopback.
+func dialDst(laddr, raddr netip.AddrPort) netip.AddrPort {
+	if !raddr.Addr().IsUnspecified() {
+		return raddr
+	}
+	to := netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	if laddr.IsValid() && !laddr.Addr().IsUnspecified() {
+		to = laddr.Addr()
+	}
+	return netip.AddrPortFrom(to, raddr.Port())
+}
+
+// dialRoute finds the route of a dial from laddr to dst and its source
+// address: laddr, or the route's source address (with laddr's port) if
+// laddr is the zero value or 0.0.0.0. It fails as Linux's connect does,
+// returning the error the dial's *net.OpError wraps: no route, a source
+// address that is not this host's, or a loopback source on a route that
+// leaves by another interface.
+func (s *Stack) dialRoute(laddr, dst netip.AddrPort) (route, netip.AddrPort, error) {
+	r, err := s.findRoute(dst.Addr())
+	if err != nil {
+		return route{}, netip.AddrPort{}, sysErr("connect", err.(syscall.Errno))
+	}
+	local := laddr
+	switch {
+	case !local.IsValid() || local.Addr().IsUnspecified():
+		local = netip.AddrPortFrom(r.src, local.Port())
+	case !s.isLocalAddr(local.Addr()) && !local.Addr().IsLoopback():
+		return route{}, netip.AddrPort{}, sysErr("bind", syscall.EADDRNOTAVAIL)
+	}
+	if local.Addr().IsLoopback() && r.ifc.kind != link.IP {
+		// Linux: a loopback source never leaves by another interface.
+		return route{}, netip.AddrPort{}, sysErr("connect", syscall.EINVAL)
+	}
+	return r, local, nil
+}
+
+// bindAddr checks the address of a listen, as Linux's bind does, and
+// returns it unmapped, or 0.0.0.0 for the zero value; or the error the
+// listen's *net.OpError wraps.
+func (s *Stack) bindAddr(a netip.Addr) (netip.Addr, error) {
+	a = a.Unmap()
+	switch {
+	case !a.IsValid():
+		return netip.IPv4Unspecified(), nil
+	case !a.Is4():
+		return netip.Addr{}, nonIPv4(a)
+	case !a.IsUnspecified() && !s.isLocalAddr(a) && !a.IsLoopback() && !a.IsMulticast() &&
+		a != limitedBroadcast && !s.ifaces.Load().isBroadcast(a):
+		// Linux: bind to an address that is not ours fails.
+		return netip.Addr{}, sysErr("bind", syscall.EADDRNOTAVAIL)
+	}
+	return a, nil
 }
 
 // resolveAddr parses "host:port" for the stack: host is an IPv4 literal,

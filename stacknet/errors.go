@@ -85,6 +85,17 @@ func resolvedUDPAddr(ap netip.AddrPort) *net.UDPAddr {
 	return &net.UDPAddr{IP: net.IP(a16[:]), Port: int(ap.Port())}
 }
 
+// udpListenAddr is laddr as package net's listen errors carry it: as
+// resolvedUDPAddr makes it, but with no IP, printed ":port", if laddr has
+// no address.
+func udpListenAddr(laddr netip.AddrPort) *net.UDPAddr {
+	a := resolvedUDPAddr(laddr)
+	if !laddr.Addr().IsValid() {
+		a.IP = nil
+	}
+	return a
+}
+
 // nonIPv4 is package net's error for an IPv6 address on an IPv4 socket.
 func nonIPv4(a netip.Addr) error {
 	return &net.AddrError{Err: "non-IPv4 address", Addr: a.String()}

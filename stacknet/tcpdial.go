@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"syscall"
 
-	"github.com/stacknet/stacknet/link"
 	"github.com/stacknet/stacknet/proto/tcp"
 )
 
@@ -28,56 +27,41 @@ func resolvedTCPAddr(ap netip.AddrPort) *net.TCPAddr {
 	return &net.TCPAddr{IP: net.IP(a16[:]), Port: int(ap.Port())}
 }
 
+// tcpListenAddr is laddr as package net's listen errors carry it: as
+// resolvedTCPAddr makes it, but with no IP, printed ":port", if laddr has
+// no address.
+func tcpListenAddr(laddr netip.AddrPort) *net.TCPAddr {
+	a := resolvedTCPAddr(laddr)
+	if !laddr.Addr().IsValid() {
+		a.IP = nil
+	}
+	return a
+}
+
 func (s *Stack) dialTCP(ctx context.Context, network string, laddr, raddr netip.AddrPort) (*TCPConn, error) {
 	fail := func(err error) (*TCPConn, error) {
-		var src net.Addr
-		if laddr.IsValid() {
-			src = resolvedTCPAddr(laddr)
-		}
-		return nil, opError("dial", network, src, resolvedTCPAddr(raddr), err)
+		return nil, dialError(network, laddr, raddr, resolvedTCPAddr, err)
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(mapContextErr(err))
+	ra, err := dialAddr(ctx, raddr)
+	if err != nil {
+		return fail(err)
 	}
-	if !raddr.Addr().Unmap().Is4() {
-		return fail(nonIPv4(raddr.Addr()))
-	}
-	raddr = netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port())
+	raddr = ra
 	if laddr.IsValid() {
 		if !laddr.Addr().Unmap().Is4() {
 			return fail(nonIPv4(laddr.Addr()))
 		}
 		laddr = netip.AddrPortFrom(laddr.Addr().Unmap(), laddr.Port())
 	}
-	dst := raddr
-	if dst.Addr().IsUnspecified() {
-		// Linux routes 0.0.0.0 to this host: the bound address, or the
-		// loopback.
-		to := netip.AddrFrom4([4]byte{127, 0, 0, 1})
-		if laddr.IsValid() && !laddr.Addr().IsUnspecified() {
-			to = laddr.Addr()
-		}
-		dst = netip.AddrPortFrom(to, dst.Port())
-	}
+	dst := dialDst(laddr, raddr)
 	if dst.Addr().IsMulticast() || dst.Addr() == limitedBroadcast || s.ifaces.Load().isBroadcast(dst.Addr()) {
 		// Linux (tcp_v4_connect): a broadcast or multicast route is no
 		// route for TCP.
 		return fail(sysErr("connect", syscall.ENETUNREACH))
 	}
-	r, err := s.findRoute(dst.Addr())
+	r, local, err := s.dialRoute(laddr, dst)
 	if err != nil {
-		return fail(sysErr("connect", err.(syscall.Errno)))
-	}
-	local := laddr
-	switch {
-	case !local.IsValid() || local.Addr().IsUnspecified():
-		local = netip.AddrPortFrom(r.src, local.Port())
-	case !s.isLocalAddr(local.Addr()) && !local.Addr().IsLoopback():
-		return fail(sysErr("bind", syscall.EADDRNOTAVAIL))
-	}
-	if local.Addr().IsLoopback() && r.ifc.kind != link.IP {
-		// Linux: a loopback source never leaves by another interface.
-		return fail(sysErr("connect", syscall.EINVAL))
+		return fail(err)
 	}
 
 	c := s.newTCPConn(network, r, false)
@@ -157,11 +141,7 @@ func (s *Stack) Listen(network, address string) (net.Listener, error) {
 		if err != nil {
 			return nil, opError("listen", network, nil, nil, err)
 		}
-		ua := resolvedUDPAddr(a)
-		if !a.Addr().IsValid() {
-			ua.IP = nil
-		}
-		return nil, opError("listen", network, nil, ua, &net.AddrError{Err: "unexpected address type", Addr: address})
+		return nil, opError("listen", network, nil, udpListenAddr(a), &net.AddrError{Err: "unexpected address type", Addr: address})
 	default:
 		return nil, opError("listen", network, nil, nil, net.UnknownNetworkError(network))
 	}
@@ -185,22 +165,11 @@ func (s *Stack) ListenTCP(laddr netip.AddrPort) (*TCPListener, error) {
 
 func (s *Stack) listenTCPAddr(network string, laddr netip.AddrPort) (*TCPListener, error) {
 	fail := func(err error) (*TCPListener, error) {
-		ea := resolvedTCPAddr(laddr)
-		if !laddr.Addr().IsValid() {
-			ea.IP = nil // as package net prints ":port"
-		}
-		return nil, opError("listen", network, nil, ea, err)
+		return nil, opError("listen", network, nil, tcpListenAddr(laddr), err)
 	}
-	a := laddr.Addr().Unmap()
-	switch {
-	case !a.IsValid():
-		a = netip.IPv4Unspecified()
-	case !a.Is4():
-		return fail(nonIPv4(a))
-	case !a.IsUnspecified() && !s.isLocalAddr(a) && !a.IsLoopback() && !a.IsMulticast() &&
-		a != limitedBroadcast && !s.ifaces.Load().isBroadcast(a):
-		// Linux: bind to an address that is not ours fails.
-		return fail(sysErr("bind", syscall.EADDRNOTAVAIL))
+	a, err := s.bindAddr(laddr.Addr())
+	if err != nil {
+		return fail(err)
 	}
 	backlog := s.cfg.TCP.ListenBacklog
 	if backlog == 0 {
