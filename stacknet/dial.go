@@ -60,6 +60,9 @@ func (s *Stack) DialUDP(ctx context.Context, network string, laddr, raddr netip.
 	if err != nil {
 		return fail(err)
 	}
+	if laddr, err = dialLocal(laddr); err != nil {
+		return fail(err)
+	}
 	// From here on, errors carry where the datagrams go: 0.0.0.0 made
 	// this host's address.
 	raddr = dialDst(laddr, dst)
@@ -72,6 +75,18 @@ func (s *Stack) DialUDP(ctx context.Context, network string, laddr, raddr netip.
 		return fail(err)
 	}
 	return c, nil
+}
+
+// dialLocal checks a dial's local address: none, or IPv4, unmapped. The
+// stack has no IPv6 address to bind.
+func dialLocal(laddr netip.AddrPort) (netip.AddrPort, error) {
+	if !laddr.IsValid() {
+		return laddr, nil
+	}
+	if !laddr.Addr().Unmap().Is4() {
+		return laddr, nonIPv4(laddr.Addr())
+	}
+	return netip.AddrPortFrom(laddr.Addr().Unmap(), laddr.Port()), nil
 }
 
 // ListenPacket announces on the local address, as net.ListenPacket does.

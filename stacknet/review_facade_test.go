@@ -4,6 +4,7 @@ package stacknet
 // They are expected to FAIL until the defect is fixed.
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -394,5 +395,26 @@ func TestReviewUnsolicitedARPReplyCreatesNoEntry(t *testing.T) {
 		if e.Addr == stranger {
 			t.Errorf("unsolicited ARP reply created entry %+v", e)
 		}
+	}
+}
+
+// TestReviewDialUDPNonIPv4Local: a UDP dial from an IPv6 local address
+// fails as a TCP dial does, for the stack has no IPv6 address to bind;
+// it used to bind a socket to [::1].
+func TestReviewDialUDPNonIPv4Local(t *testing.T) {
+	s, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := s.DialUDP(context.Background(), "udp", netip.MustParseAddrPort("[::1]:9"), netip.MustParseAddrPort("127.0.0.1:9"))
+	if err == nil {
+		c.Close()
+		t.Fatal("DialUDP from [::1]:9 succeeded; want a non-IPv4 address error")
+	}
+	var op *net.OpError
+	var ae *net.AddrError
+	if !errors.As(err, &op) || op.Op != "dial" || !errors.As(err, &ae) || ae.Err != "non-IPv4 address" {
+		t.Fatalf("DialUDP from [::1]:9: %v (%T); want a dial OpError wrapping a non-IPv4 AddrError", err, err)
 	}
 }

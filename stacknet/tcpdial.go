@@ -47,11 +47,8 @@ func (s *Stack) dialTCP(ctx context.Context, network string, laddr, raddr netip.
 		return fail(err)
 	}
 	raddr = ra
-	if laddr.IsValid() {
-		if !laddr.Addr().Unmap().Is4() {
-			return fail(nonIPv4(laddr.Addr()))
-		}
-		laddr = netip.AddrPortFrom(laddr.Addr().Unmap(), laddr.Port())
+	if laddr, err = dialLocal(laddr); err != nil {
+		return fail(err)
 	}
 	dst := dialDst(laddr, raddr)
 	if dst.Addr().IsMulticast() || dst.Addr() == limitedBroadcast || s.ifaces.Load().isBroadcast(dst.Addr()) {
