@@ -59,6 +59,11 @@ type TCPConfig struct {
 	// SynRetries is how many times a SYN is retransmitted before Dial
 	// gives up with ETIMEDOUT; 0 means 6 (tcp_syn_retries), about 127 s.
 	SynRetries int
+	// UserTimeout is TCP_USER_TIMEOUT (RFC 5482) for every connection:
+	// how long sent data may go unacknowledged before the connection
+	// fails with ETIMEDOUT; 0 leaves it to the retransmission count, as
+	// Linux does. TCPConn.SetUserTimeout changes it per connection.
+	UserTimeout time.Duration
 
 	// EphemeralPorts is the range, first and last, that local ports are
 	// chosen from; the zero value means 32768-60999, Linux's
@@ -386,8 +391,8 @@ func (t *TCPConfig) check() error {
 	switch {
 	case t.SendBuffer < 0 || t.ReceiveBuffer < 0 || t.ReceiveBufferMax < 0:
 		return errors.New("stacknet: a TCP buffer size is negative")
-	case t.ListenBacklog < 0 || t.SynBacklog < 0 || t.SynRetries < 0 || t.TimeWait < 0:
-		return errors.New("stacknet: a TCP backlog, retry count or TIME-WAIT is negative")
+	case t.ListenBacklog < 0 || t.SynBacklog < 0 || t.SynRetries < 0 || t.TimeWait < 0 || t.UserTimeout < 0:
+		return errors.New("stacknet: a TCP backlog, retry count, TIME-WAIT or user timeout is negative")
 	case t.EphemeralPorts != [2]uint16{} && (t.EphemeralPorts[0] == 0 || t.EphemeralPorts[0] > t.EphemeralPorts[1]):
 		return fmt.Errorf("stacknet: ephemeral port range %d-%d is empty or starts at 0", t.EphemeralPorts[0], t.EphemeralPorts[1])
 	}

@@ -9,10 +9,12 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stacknet/stacknet/link"
+	"github.com/stacknet/stacknet/timers"
 )
 
 // TestTCPFacadeLoopback: connections to the loopback and to the stack's
@@ -201,4 +203,70 @@ func TestTCPFacadeCloseLeavesNothing(t *testing.T) {
 		}
 	}
 	tfWaitFor(t, "the goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+}
+
+// TestTCPFacadeUserTimeout, on a fake clock: with a user timeout of 2 s
+// (RFC 5482), data the peer never acknowledges fails the connection with
+// ETIMEDOUT about 2 s after it was sent, long before the retransmission
+// count would; without one, the connection is still trying then.
+func TestTCPFacadeUserTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cfg    time.Duration // TCPConfig.UserTimeout
+		set    time.Duration // SetUserTimeout, when not 0
+		failed bool          // the connection has failed by 4 s
+	}{
+		{"none", 0, 0, false},
+		{"config", 2 * time.Second, 0, true},
+		{"set", 0, 2 * time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := timers.NewFake(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
+			da, db := link.Pipe(1500)
+			a, b := pairOn(t, Config{Clock: clock, TCP: TCPConfig{UserTimeout: tc.cfg}}, da, db)
+			c, _ := tfConnect(t, a, tfListen(t, b, tfServer))
+			if tc.set != 0 {
+				if err := c.SetUserTimeout(tc.set); err != nil {
+					t.Fatal(err)
+				}
+			}
+			db.Close() // the wire is cut: nothing reaches b, nothing comes back
+			if _, err := c.Write(make([]byte, 100)); err != nil {
+				t.Fatal(err)
+			}
+			errc := make(chan error, 1)
+			go func() {
+				_, err := c.Read(make([]byte, 10))
+				errc <- err
+			}()
+			for step := 0; step < 40; step++ {
+				clock.Advance(100 * time.Millisecond)
+				runtime.Gosched()
+				select {
+				case err := <-errc:
+					if !tc.failed {
+						t.Fatalf("the connection failed after %v with no user timeout: %v", time.Duration(step+1)*100*time.Millisecond, err)
+					}
+					if step < 19 {
+						t.Fatalf("the connection failed after %v, before its 2 s user timeout", time.Duration(step+1)*100*time.Millisecond)
+					}
+					tfOpErr(t, "read after the user timeout", err, "read", syscall.ETIMEDOUT)
+					return
+				default:
+				}
+			}
+			if tc.failed {
+				select {
+				case err := <-errc:
+					tfOpErr(t, "read after the user timeout", err, "read", syscall.ETIMEDOUT)
+				case <-time.After(10 * time.Second):
+					t.Fatal("the connection was still alive 4 s after its data went unacknowledged, with a 2 s user timeout")
+				}
+			}
+			if err := c.SetUserTimeout(-time.Second); !errors.Is(err, syscall.EINVAL) {
+				t.Errorf("SetUserTimeout(-1s) on a live connection: %v, want EINVAL", err)
+			}
+			c.Close()
+		})
+	}
 }

@@ -388,6 +388,21 @@ func (c *TCPConn) setKeepAliveSecs(d time.Duration, f func(*tcp.KeepAlive, time.
 	return c.setKeepAlive(func(ka *tcp.KeepAlive) { f(ka, time.Duration(secs)*time.Second) })
 }
 
+// SetUserTimeout sets TCP_USER_TIMEOUT (RFC 5482): how long transmitted
+// data may stay unacknowledged before the connection fails with
+// ETIMEDOUT, whatever the retransmission count says; 0 turns it off.
+// Package net has no such method (it takes SyscallConn and setsockopt);
+// a negative d is refused with EINVAL, as Linux refuses it.
+func (c *TCPConn) SetUserTimeout(d time.Duration) error {
+	if d < 0 {
+		return c.invalidOption()
+	}
+	return c.setOption(c.setErr, func(time.Time) tcp.Events {
+		c.tc.SetUserTimeout(d)
+		return 0
+	})
+}
+
 // invalidOption is a setsockopt that Linux refuses with EINVAL, once it
 // found the socket open.
 func (c *TCPConn) invalidOption() error {

@@ -135,6 +135,7 @@ func (s *Stack) machineConfig(local, remote netip.AddrPort, mss int, now time.Ti
 		NoTimestamps:  t.NoTimestamps,
 		TimeWait:      t.TimeWait,
 		SynRetries:    t.SynRetries,
+		UserTimeout:   t.UserTimeout,
 	}
 }
 
