@@ -2,6 +2,7 @@ package stacknet
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"strconv"
@@ -12,7 +13,9 @@ import (
 
 // Dial connects to address on the named network, as net.Dial does.
 // Networks: "tcp", "tcp4", "udp" and "udp4". Addresses are IPv4 literals or "localhost"
-// with a port, such as "192.0.2.1:53"; names are not looked up yet.
+// with a port, such as "192.0.2.1:53", or, if Config.DNSServers is set,
+// names that the stack looks up over itself (see LookupNetIP), such as
+// "name.test:80"; each of the name's addresses is tried in turn.
 func (s *Stack) Dial(network, address string) (net.Conn, error) {
 	return s.DialContext(context.Background(), network, address)
 }
@@ -34,8 +37,18 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 	}
 	raddr, err := resolveAddr(network, address, false)
 	if err != nil {
+		var dnsErr *net.DNSError
+		if len(s.cfg.DNSServers) > 0 && errors.As(err, &dnsErr) {
+			// A name: look it up over the stack (resolve.go).
+			return s.dialName(ctx, network, address)
+		}
 		return nil, opError("dial", network, nil, nil, err)
 	}
+	return s.dialResolved(ctx, network, raddr)
+}
+
+// dialResolved is DialContext to the address raddr.
+func (s *Stack) dialResolved(ctx context.Context, network string, raddr netip.AddrPort) (net.Conn, error) {
 	if network == "tcp" || network == "tcp4" {
 		c, err := s.dialTCP(ctx, network, netip.AddrPort{}, raddr)
 		if err != nil {

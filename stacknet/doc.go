@@ -30,6 +30,11 @@
 // tcp_v4_err delivers them (RFC 5927, RFC 1191 for fragmentation
 // needed). SetLinger with a timeout makes Close wait for the FIN's ACK
 // as Linux's close does, then leaves the connection to finish alone.
+// With Config.DNSServers, Dial and DialContext resolve names over the
+// stack itself, as Go's own resolver does (A records over UDP, TCP when
+// the answer is truncated, 5 s per query, two rounds over the servers);
+// LookupNetIP is the lookup alone. There is no cache, no AAAA and no
+// search list.
 // Left out: IPv6, TCP Fast Open, MD5 and AO signatures, urgent data as
 // out-of-band data, and file descriptors (no SyscallConn or File).
 //

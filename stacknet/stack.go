@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,14 @@ type Config struct {
 
 	// TCP configures TCP: buffers, congestion control, listen queues.
 	TCP TCPConfig
+
+	// DNSServers are the DNS servers Dial, DialContext and LookupNetIP
+	// ask, in order, for the IPv4 addresses of names, over the stack
+	// itself: UDP, and TCP when an answer is truncated, waiting 5 s for
+	// each answer and going round the servers twice, as package net's
+	// resolver does by default. Nil means names are not looked up: a
+	// dial to one fails with a *net.DNSError.
+	DNSServers []netip.AddrPort
 }
 
 // Stack is one TCP/IP stack: its interfaces, routes, sockets and timers.
@@ -107,6 +116,7 @@ func New(cfg Config) (*Stack, error) {
 	if err := cfg.TCP.check(); err != nil {
 		return nil, err
 	}
+	cfg.DNSServers = slices.Clone(cfg.DNSServers) // the caller's slice is theirs to change
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
