@@ -64,6 +64,8 @@ func commands() []command {
 		{"tap", "create or delete a TAP interface for a stack to use (needs root)", runTap},
 		{"run", "bring up a stack on a TAP or Ethernet interface until interrupted", runRun},
 		{"ping", "send ICMP echo requests from a stack on an interface", runPing},
+		{"serve", "serve HTTP, echo and discard from a stack on a TAP interface", runServe},
+		{"cat", "netcat over a stack: connect or listen, stdin and stdout", runCat},
 	}
 }
 
@@ -84,6 +86,8 @@ Usage:
   stacknet tap delete NAME
   stacknet run (--tap NAME | --packet IFNAME) --addr ADDR/BITS [options]
   stacknet ping (--tap NAME | --packet IFNAME) --addr ADDR/BITS [options] DEST
+  stacknet serve (--tap NAME | --packet IFNAME) --addr ADDR/BITS [options]
+  stacknet cat (--tap NAME | --packet IFNAME) --addr ADDR/BITS [-l] HOST PORT
   stacknet help [COMMAND]
 
 Commands:
