@@ -20,25 +20,31 @@ import (
 func TestHarnessKernelAgainstItself(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			var outs [2][]entry
-			for i := range outs {
-				t.Run("net", func(t *testing.T) {
-					e := &kernelEnv{t: t}
-					sc.run(t, e)
-					outs[i] = e.outcome()
-				})
-			}
-			if t.Failed() {
-				return
-			}
-			if len(outs[0]) == 0 {
-				t.Fatal("the scenario recorded nothing")
-			}
-			if diff := cmp.Diff(outs[0], outs[1]); diff != "" {
-				t.Errorf("two runs in the kernel world differ (-first +second):\n%s", diff)
-			}
+			kernelTwice(t, func(t *testing.T, e *kernelEnv) { sc.run(t, e) })
 		})
+	}
+}
+
+// kernelTwice runs a scenario twice in the kernel world, in parallel with
+// the others, and fails if the two outcomes differ or are empty.
+func kernelTwice(t *testing.T, run func(*testing.T, *kernelEnv)) {
+	t.Parallel()
+	var outs [2][]entry
+	for i := range outs {
+		t.Run("net", func(t *testing.T) {
+			e := &kernelEnv{t: t}
+			run(t, e)
+			outs[i] = e.outcome()
+		})
+	}
+	if t.Failed() {
+		return
+	}
+	if len(outs[0]) == 0 {
+		t.Fatal("the scenario recorded nothing")
+	}
+	if diff := cmp.Diff(outs[0], outs[1]); diff != "" {
+		t.Errorf("two runs in the kernel world differ (-first +second):\n%s", diff)
 	}
 }
 

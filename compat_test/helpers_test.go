@@ -180,6 +180,22 @@ func (b *background) returned() bool {
 // be sure. It returns false if the read returned instead.
 func (b *background) waitBlocked(t *testing.T) bool {
 	t.Helper()
+	return b.waitIn(t, "read", func(state, g string) bool {
+		// The kernel world parks a reader in the poller, or, behind
+		// another reader, on the descriptor's read lock; stacknet's
+		// parks in recv's select.
+		return state == "IO wait" && strings.Contains(g, "runtime_pollWait") ||
+			state == "semacquire" && strings.Contains(g, "(*fdMutex).rwlock") ||
+			state == "select" && strings.Contains(g, "(*UDPConn).recv")
+	})
+}
+
+// waitIn waits until parked, given the state and the stack trace of b's
+// goroutine as runtime.Stack prints them, says the call is blocked. It
+// reads the goroutine's state rather than sleeping, and returns false if
+// the call returned instead; what names the call in the failure.
+func (b *background) waitIn(t *testing.T, what string, parked func(state, g string) bool) bool {
+	t.Helper()
 	end := time.Now().Add(guard)
 	buf := make([]byte, 1<<20)
 	header := "goroutine " + strconv.FormatUint(b.id, 10) + " ["
@@ -198,19 +214,13 @@ func (b *background) waitBlocked(t *testing.T) bool {
 			}
 			state, _, _ := strings.Cut(g[len(header):], "]")
 			state, _, _ = strings.Cut(state, ",")
-			// The kernel world parks a reader in the poller, or, behind
-			// another reader, on the descriptor's read lock; stacknet's
-			// parks in recv's select.
-			parked := state == "IO wait" && strings.Contains(g, "runtime_pollWait") ||
-				state == "semacquire" && strings.Contains(g, "(*fdMutex).rwlock") ||
-				state == "select" && strings.Contains(g, "(*UDPConn).recv")
-			if parked {
+			if parked(state, g) {
 				return true
 			}
 		}
 		runtime.Gosched()
 	}
-	t.Fatalf("read did not block within %v", guard)
+	t.Fatalf("%s did not block within %v", what, guard)
 	return false
 }
 

@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -150,24 +148,7 @@ func TestTCPCompat(t *testing.T) {
 func TestTCPHarnessKernelAgainstItself(t *testing.T) {
 	for _, sc := range tcpScenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			var outs [2][]entry
-			for i := range outs {
-				t.Run("net", func(t *testing.T) {
-					e := &kernelEnv{t: t}
-					sc.run(t, e)
-					outs[i] = e.outcome()
-				})
-			}
-			if t.Failed() {
-				return
-			}
-			if len(outs[0]) == 0 {
-				t.Fatal("the scenario recorded nothing")
-			}
-			if diff := cmp.Diff(outs[0], outs[1]); diff != "" {
-				t.Errorf("two runs in the kernel world differ (-first +second):\n%s", diff)
-			}
+			kernelTwice(t, func(t *testing.T, e *kernelEnv) { sc.run(t, e) })
 		})
 	}
 }
@@ -323,37 +304,13 @@ func write(c net.Conn, b []byte) func() readResult {
 // returned instead. (background.waitBlocked knows only UDP's recv.)
 func (b *background) waitParked(t *testing.T) bool {
 	t.Helper()
-	end := time.Now().Add(guard)
-	buf := make([]byte, 1<<20)
-	header := "goroutine " + strconv.FormatUint(b.id, 10) + " ["
-	for time.Now().Before(end) {
-		if b.returned() {
-			return false
-		}
-		n := runtime.Stack(buf, true)
-		if n == len(buf) {
-			buf = make([]byte, 2*len(buf))
-			continue
-		}
-		for _, g := range strings.Split(string(buf[:n]), "\n\n") {
-			if !strings.HasPrefix(g, header) {
-				continue
-			}
-			state, _, _ := strings.Cut(g[len(header):], "]")
-			state, _, _ = strings.Cut(state, ",")
-			parked := state == "IO wait" && strings.Contains(g, "runtime_pollWait") ||
-				state == "select" && (strings.Contains(g, "stacknet.(*TCPConn).read(") ||
-					strings.Contains(g, "stacknet.(*TCPConn).write(") ||
-					strings.Contains(g, "stacknet.(*TCPListener).accept(") ||
-					strings.Contains(g, "stacknet.(*Stack).dialTCP("))
-			if parked {
-				return true
-			}
-		}
-		runtime.Gosched()
-	}
-	t.Fatalf("call did not block within %v", guard)
-	return false
+	return b.waitIn(t, "call", func(state, g string) bool {
+		return state == "IO wait" && strings.Contains(g, "runtime_pollWait") ||
+			state == "select" && (strings.Contains(g, "stacknet.(*TCPConn).read(") ||
+				strings.Contains(g, "stacknet.(*TCPConn).write(") ||
+				strings.Contains(g, "stacknet.(*TCPListener).accept(") ||
+				strings.Contains(g, "stacknet.(*Stack).dialTCP("))
+	})
 }
 
 // fillSendBuffer is larger than the send buffer plus the peer's receive
