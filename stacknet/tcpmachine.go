@@ -36,8 +36,7 @@ type TCPConn struct {
 	armed    int64        // the deadline the timer is armed for, in Unix ns; 0 if none
 	ln       *TCPListener // the listener, while in SYN-RECEIVED
 	state    tcp.State    // as last seen, for the counters
-	sndMax   tcp.Seq      // the highest sequence number sent, plus one
-	sent     bool         // sndMax is valid
+	retrans  uint64       // the machine's Retransmits, as last counted in the stack's stats
 	closed   bool         // Close was called, or the stack closed
 	dead     bool         // the machine reached CLOSED: out of the table
 	errTaken bool         // the machine's error was reported once (sk_err consumed)
@@ -146,23 +145,6 @@ type tcpEmitter TCPConn
 // Emit sends a segment of the machine's, under the connection's mutex.
 func (e *tcpEmitter) Emit(f *tcp.Fields, o *tcp.Options, p1, p2 []byte) {
 	c := (*TCPConn)(e)
-	n := len(p1) + len(p2)
-	if f.Flags&tcp.SYN != 0 {
-		n++
-	}
-	if f.Flags&tcp.FIN != 0 {
-		n++
-	}
-	if n > 0 && f.Flags&tcp.RST == 0 {
-		// A segment that starts below the highest sequence number sent
-		// carries what was sent before: a retransmission.
-		if c.sent && f.Seq.LessThan(c.sndMax) {
-			add(&c.s.stats.TCP.RetransSegs)
-		}
-		if end := f.Seq.Add(n); !c.sent || end.GreaterThan(c.sndMax) {
-			c.sndMax, c.sent = end, true
-		}
-	}
 	c.s.tcpOutput(&c.r, netip.AddrFrom4(c.key.laddr), netip.AddrFrom4(c.key.raddr), f, o, p1, p2)
 }
 
@@ -230,8 +212,16 @@ func (c *TCPConn) countTransition(old, st tcp.State) {
 	}
 }
 
-// rearmLocked arms the timer for the machine's deadline if it changed.
+// rearmLocked runs after every call into the machine: it adds the
+// segments the machine retransmitted to the stack's stats, and arms the
+// timer for the machine's deadline if it changed.
 func (c *TCPConn) rearmLocked() {
+	if r := c.tc.Retransmits(); r != c.retrans {
+		// The machine counts what it retransmits; the stack's stats
+		// take the difference since the last call.
+		addN(&c.s.stats.TCP.RetransSegs, int(r-c.retrans))
+		c.retrans = r
+	}
 	d := c.tc.Deadline()
 	var at int64 // d in Unix ns; 0 for none
 	if !d.IsZero() && !c.dead {

@@ -452,6 +452,10 @@ func (c *Conn) synchronized() bool {
 	return false
 }
 
+// Retransmits is the number of segments retransmitted over the life of
+// the connection, as Info reports it, without the rest of the snapshot.
+func (c *Conn) Retransmits() uint64 { return c.retransmits }
+
 // Info returns a snapshot of the connection.
 func (c *Conn) Info() Info {
 	i := Info{
