@@ -363,8 +363,8 @@ func (c *TCPConn) icmpError(seq tcp.Seq, errno syscall.Errno, hard bool) bool {
 // ICMP error must quote to be believed (RFC 5927 4.1, Linux's
 // tcp_v4_err).
 func (c *TCPConn) seqInFlightLocked(seq tcp.Seq) bool {
-	in := c.tc.Info()
-	return seq.GreaterEq(in.SndUna) && seq.LessEq(in.SndNxt)
+	una, sndMax := c.tc.Sent()
+	return seq.GreaterEq(una) && seq.LessEq(sndMax)
 }
 
 // destroy closes the connection for its user, if not yet, and aborts the

@@ -452,6 +452,11 @@ func (c *Conn) synchronized() bool {
 	return false
 }
 
+// Sent reports SND.UNA and the highest sequence number sent plus one
+// (SND.MAX: a retransmission timeout moves SND.NXT back, not this), the
+// range an ICMP error must quote to be believed (RFC 5927 4.1).
+func (c *Conn) Sent() (una, max Seq) { return c.sndUna, c.sndMax }
+
 // Retransmits is the number of segments retransmitted over the life of
 // the connection, as Info reports it, without the rest of the snapshot.
 func (c *Conn) Retransmits() uint64 { return c.retransmits }

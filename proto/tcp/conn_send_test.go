@@ -314,3 +314,27 @@ func TestConnShrunkWindowRetransmitsForever(t *testing.T) {
 		t.Fatalf("unanswered: state %v, err %v", s.c.State(), s.c.Err())
 	}
 }
+
+// TestConnSentAfterRTO: Sent reports SND.MAX, which a retransmission
+// timeout does not move back, while Info's SndNxt goes back to SND.UNA.
+func TestConnSentAfterRTO(t *testing.T) {
+	p := newPair(t, defaultCfg(), defaultCfg())
+	p.connect()
+	p.loss = 1 // nothing gets through from now on
+	if n, err := p.a.Write(pattern(3000, 1), p.now); n != 3000 || err != nil {
+		t.Fatalf("Write: %d, %v", n, err)
+	}
+	una, sndMax := p.a.Sent()
+	if got := int(sndMax.Diff(una)); got != 3000 {
+		t.Fatalf("before the timeout: %d octets sent, want 3000", got)
+	}
+	p.run(p.a.Info().RTO + time.Millisecond)
+	una2, sndMax2 := p.a.Sent()
+	in := p.a.Info()
+	if una2 != una || sndMax2 != sndMax {
+		t.Fatalf("after the timeout Sent = %d, %d; want %d, %d unchanged", una2, sndMax2, una, sndMax)
+	}
+	if in.SndNxt == sndMax || in.Retransmits == 0 || p.a.Retransmits() != in.Retransmits {
+		t.Fatalf("after the timeout SndNxt %d (SND.MAX %d), Retransmits %d (Info %d): want SND.NXT moved back and one count", in.SndNxt, sndMax, p.a.Retransmits(), in.Retransmits)
+	}
+}
