@@ -22,7 +22,8 @@ const catAbout = `Cat is netcat over a stack: it brings up a stack on a device, 
 on PORT and accepts one connection), and copies standard input to the
 connection and the connection to standard output. At the end of standard
 input it half-closes the connection (sends FIN); it exits once both
-directions are done, or on SIGINT. For example, as root, with the kernel
+directions are done, or on SIGINT or SIGTERM, when it prints a summary
+(connections, bytes, frames, drops) on standard error. For example, as root, with the kernel
 listening ('nc -l 192.0.2.1 5000') on the subnet of
 'stacknet tap create tap0 --kernel-addr 192.0.2.1/24':
 
@@ -96,13 +97,22 @@ func runCatIO(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
+	st := &serviceStats{name: "cat"}
 	c, err := catConnect(ctx, h, target, stderr, verbose)
-	if err != nil {
-		return errors.Join(err, cleanup())
+	if err == nil {
+		st.conns.Add(1)
+		err = catCopy(ctx, &countingConn{Conn: c, stats: st}, stdin, stdout)
 	}
-	sent, received, err := catCopy(ctx, c, stdin, stdout)
+	if ctx.Err() != nil {
+		// Interrupted (SIGINT or SIGTERM): a clean exit, with a summary
+		// on stderr, as stdout carries the data.
+		fmt.Fprintln(stderr) // after the terminal's ^C
+		fmt.Fprintln(stderr, "stacknet cat: interrupted")
+		writeSummary(stderr, h.stack.Stats(), []*serviceStats{st})
+		return cleanup()
+	}
 	if verbose {
-		fmt.Fprintf(stderr, "stacknet cat: %d bytes sent, %d bytes received\n", sent, received)
+		fmt.Fprintf(stderr, "stacknet cat: %d bytes sent, %d bytes received\n", st.bytesOut.Load(), st.bytesIn.Load())
 	}
 	return errors.Join(err, cleanup())
 }
@@ -150,14 +160,10 @@ func catConnect(ctx context.Context, h *host, t catTarget, stderr io.Writer, ver
 // until both are done or ctx is. It closes c. On an error, or when ctx
 // is done, it does not wait for the read from stdin under way, which may
 // block until the process exits.
-func catCopy(ctx context.Context, c net.Conn, stdin io.Reader, stdout io.Writer) (sent, received int64, err error) {
-	type result struct {
-		n   int64
-		err error
-	}
-	up, down := make(chan result, 1), make(chan result, 1)
+func catCopy(ctx context.Context, c net.Conn, stdin io.Reader, stdout io.Writer) error {
+	up, down := make(chan error, 1), make(chan error, 1)
 	go func() {
-		n, err := io.Copy(c, stdin)
+		_, err := io.Copy(c, stdin)
 		if err == nil {
 			if cw, ok := c.(interface{ CloseWrite() error }); ok {
 				err = cw.CloseWrite()
@@ -166,41 +172,35 @@ func catCopy(ctx context.Context, c net.Conn, stdin io.Reader, stdout io.Writer)
 		if err != nil {
 			err = fmt.Errorf("sending: %w", err)
 		}
-		up <- result{n, err}
+		up <- err
 	}()
 	go func() {
-		n, err := io.Copy(stdout, c)
+		_, err := io.Copy(stdout, c)
 		if err != nil {
 			err = fmt.Errorf("receiving: %w", err)
 		}
-		down <- result{n, err}
+		down <- err
 	}()
 	var errs []error
-	for pending := 2; pending > 0; pending-- {
+	for pending := 2; pending > 0 && len(errs) == 0; pending-- {
+		var err error
 		select {
-		case r := <-up:
-			sent, up = r.n, nil
-			if r.err != nil {
-				errs = append(errs, r.err)
-			}
-		case r := <-down:
-			received, down = r.n, nil
-			if r.err != nil {
-				errs = append(errs, r.err)
-			}
+		case err = <-up:
+			up = nil
+		case err = <-down:
+			down = nil
 		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("interrupted: %w", ctx.Err()))
+			err = fmt.Errorf("interrupted: %w", ctx.Err())
 		}
-		if len(errs) > 0 {
-			break
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	c.Close()
 	if down != nil {
 		// Closing c ends the copy to stdout; wait for it, so that
 		// nothing is written to stdout after cat returns.
-		r := <-down
-		received = r.n
+		<-down
 	}
-	return sent, received, errors.Join(errs...)
+	return errors.Join(errs...)
 }

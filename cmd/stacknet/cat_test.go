@@ -134,6 +134,62 @@ func TestCatTAP(t *testing.T) {
 			fmt.Sprintf("stacknet cat: 7 bytes sent, %d bytes received", len(data)))
 	})
 
+	t.Run("interrupted", func(t *testing.T) {
+		var l net.Listener
+		if err := ns.do(func() (err error) { l, err = net.Listen("tcp", "192.0.2.1:5001"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		// Standard input that stays open: only the interruption ends cat.
+		stdin, feed := io.Pipe()
+		defer feed.Close()
+		go feed.Write([]byte("hello"))
+		ctx, interrupt := context.WithCancel(context.Background())
+		defer interrupt()
+		stdout, stderr := &watchWriter{}, &watchWriter{}
+		replied := stdout.wait("hi\n")
+		done := make(chan error, 1)
+		go func() {
+			var err error
+			ns.do(func() error {
+				err = runCatIO(ctx, append(dev, "192.0.2.1", "5001"), stdin, stdout, stderr)
+				return nil
+			})
+			done <- err
+		}()
+		c, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(time.Minute))
+		got := make([]byte, 5)
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != "hello" {
+			t.Fatalf("the kernel read %q (%v), want %q", got, err, "hello")
+		}
+		if _, err := c.Write([]byte("hi\n")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-replied:
+		case <-time.After(time.Minute):
+			t.Fatal("cat did not write the kernel's reply")
+		}
+		interrupt()
+		if err := <-done; err != nil {
+			t.Fatalf("an interrupted cat returned %v, want a clean exit; stderr:\n%s", err, stderr.String())
+		}
+		if stdout.String() != "hi\n" {
+			t.Errorf("stdout %q, want %q", stdout.String(), "hi\n")
+		}
+		wantContains(t, "stderr", stderr.String(), "stacknet cat: interrupted",
+			"cat:     1 connections, 3 bytes received, 5 bytes sent", "packets: ", "drops:   0 ")
+		// cat closed its connection on the way out.
+		if n, err := c.Read(got); err != io.EOF {
+			t.Errorf("after the interruption the kernel read %d bytes, %v; want EOF", n, err)
+		}
+	})
+
 	if code, _, errOut := ns.runIn(t, context.Background(), "tap", "delete", "tap0"); code != exitOK {
 		t.Errorf("tap delete: exit %d; stderr:\n%s", code, errOut)
 	}

@@ -371,7 +371,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintln(out, "stacknet serve: stopping")
 	shutdown()
 	st := h.stack.Stats()
-	writeServeSummary(out, st, []*serviceStats{httpStats, echoStats, discS})
+	writeSummary(out, st, []*serviceStats{httpStats, echoStats, discS})
 	fmt.Fprintln(out, "counters:")
 	writeStats(out, st, "  ")
 	h.impairReport(out, "  ")
@@ -406,9 +406,9 @@ func udpEcho(pc net.PacketConn, out io.Writer, st *serviceStats, verbose bool) {
 	}
 }
 
-// writeServeSummary prints what the services did, and the packets and
-// drops of the stack.
-func writeServeSummary(w io.Writer, st stacknet.Stats, services []*serviceStats) {
+// writeSummary prints what the services did, and the packets and
+// drops of the stack: the summary of serve and of an interrupted cat.
+func writeSummary(w io.Writer, st stacknet.Stats, services []*serviceStats) {
 	fmt.Fprintln(w, "summary:")
 	var conns, in, out uint64
 	for _, s := range services {
@@ -420,6 +420,12 @@ func writeServeSummary(w io.Writer, st stacknet.Stats, services []*serviceStats)
 		}
 	}
 	fmt.Fprintf(w, "  total:   %d connections, %d bytes received, %d bytes sent\n", conns, in, out)
+	writeTraffic(w, st)
+}
+
+// writeTraffic prints the frames a stack moved and the packets it
+// dropped, the last lines of every summary.
+func writeTraffic(w io.Writer, st stacknet.Stats) {
 	fmt.Fprintf(w, "  packets: %d frames received, %d frames sent\n", st.Link.InFrames, st.Link.OutFrames)
 	drops := st.Link.OutErrors + st.ARP.QueueDrops + st.IP.InHdrErrors + st.IP.InDiscards + st.IP.OutDiscards +
 		st.IP.OutNoRoutes + st.UDP.InErrors + st.TCP.InErrs + st.TCP.ListenDrops
