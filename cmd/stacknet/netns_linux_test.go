@@ -300,7 +300,8 @@ func TestRunTAP(t *testing.T) {
 	wantContains(t, "run output", out.String(),
 		"tap0   inet 192.0.2.2/24", "UDP echo server on 0.0.0.0:7",
 		fmt.Sprintf("udp echo got %d bytes from 192.0.2.1:", len(msg)),
-		"stacknet: stopping; counters:", "  ICMP:\n", "echo replies sent", "  UDP:\n")
+		"stacknet: stopping\nsummary:\n  UDP:     1 datagrams received, 1 sent\n  packets: ", "  drops:   0 ",
+		"counters:\n", "  ICMP:\n", "echo replies sent", "  UDP:\n")
 	if code, _, errOut := ns.runIn(t, context.Background(), "tap", "delete", "tap0"); code != exitOK {
 		t.Errorf("tap delete: exit %d; stderr:\n%s", code, errOut)
 	}

@@ -18,8 +18,8 @@ const runSynopsis = `  stacknet run (--tap NAME | --packet IFNAME) --addr ADDR/B
 
 const runAbout = `Run brings up a stack on a TAP interface (see 'stacknet tap create') or,
 through a PF_PACKET socket, on an Ethernet interface beside the kernel,
-and keeps it running until SIGINT (Ctrl-C) or SIGTERM; then it prints the
-stack's counters. The stack answers ARP and ping, and with --udp-echo it
+and keeps it running until SIGINT (Ctrl-C) or SIGTERM; then it prints a
+summary and the stack's counters. The stack answers ARP and ping, and with --udp-echo it
 echoes UDP datagrams. For example, as root:
 
   stacknet tap create tap0 --kernel-addr 192.0.2.1/24
@@ -98,12 +98,17 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 
 	fmt.Fprintln(out) // after the terminal's ^C
-	fmt.Fprintln(out, "stacknet: stopping; counters:")
+	fmt.Fprintln(out, "stacknet: stopping")
 	if pc != nil {
 		pc.Close()
 	}
 	<-echoDone
-	writeStats(out, h.stack.Stats(), "  ")
+	st := h.stack.Stats()
+	fmt.Fprintln(out, "summary:")
+	fmt.Fprintf(out, "  UDP:     %d datagrams received, %d sent\n", st.UDP.InDatagrams, st.UDP.OutDatagrams)
+	writeTraffic(out, st)
+	fmt.Fprintln(out, "counters:")
+	writeStats(out, st, "  ")
 	h.impairReport(out, "  ")
 	return h.Close()
 }
