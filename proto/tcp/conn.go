@@ -101,6 +101,14 @@ type Config struct {
 	// SYN or SYN-ACK; the sender uses min(MSS, peer's MSS) less the
 	// options it carries.
 	MSS int
+	// MaxSegment, when larger than the MSS, lets one segment handed to
+	// the Emitter carry up to MaxSegment octets of new data, which the
+	// link cuts into MSS-sized segments (TCP segmentation offload, for a
+	// device that does it): Fields.GSOSize then says where to cut. Such a
+	// segment is a whole number of MSS-sized segments, or ends the data
+	// queued, and the windows take it all. 0 means every segment is sent
+	// as it is, as is every retransmission.
+	MaxSegment int
 
 	// SendBuffer is the most unacknowledged plus unsent data held
 	// (SO_SNDBUF as the application sees it); 0 means 4 MiB, Linux's

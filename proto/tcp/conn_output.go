@@ -23,6 +23,9 @@ func (c *Conn) ports() {
 // RCV.NXT and the current window, and takes the place of a pending ACK.
 func (c *Conn) emit(seq Seq, flags Flags, p1, p2 []byte, now time.Time) {
 	c.f = Fields{Seq: seq, Flags: flags}
+	if n := len(p1) + len(p2); n > c.sndMSS {
+		c.f.GSOSize = c.sndMSS // only sizeGoal makes such a segment
+	}
 	c.ports()
 	c.o = Options{}
 	if flags&ACK != 0 {
@@ -280,7 +283,7 @@ func (c *Conn) sendNext(now time.Time) bool {
 	if avail == 0 && !sendFin {
 		return false
 	}
-	n := min(avail, c.sndMSS)
+	n := c.sizeGoal(avail)
 	if n > 0 {
 		if wnd := int(c.sndUna.Add(c.sndWnd).Diff(c.sndNxt)); wnd < n {
 			// Sender SWS avoidance (RFC 1122 4.2.3.4) as Linux's
@@ -305,6 +308,24 @@ func (c *Conn) sendNext(now time.Time) bool {
 	}
 	c.sendData(c.sndNxt, n, flags, now)
 	return true
+}
+
+// sizeGoal is how much of avail octets the next new segment carries: one
+// MSS, or under TCP segmentation offload (Config.MaxSegment) as many
+// whole MSS-sized segments as the send window and cwnd take, or all of
+// avail when they take it, as Linux's tcp_write_xmit sizes a TSO frame.
+// When they take less than one MSS the usual one-segment rules apply.
+func (c *Conn) sizeGoal(avail int) int {
+	n := min(avail, c.sndMSS)
+	if c.cfg.MaxSegment <= c.sndMSS || avail <= c.sndMSS {
+		return n
+	}
+	wnd := int(c.sndUna.Add(c.sndWnd).Diff(c.sndNxt))
+	room := min(c.cfg.MaxSegment/c.sndMSS*c.sndMSS, wnd, c.cwndAvail())
+	if avail <= room {
+		return avail
+	}
+	return max(room/c.sndMSS*c.sndMSS, n)
 }
 
 // resendNext sends again the next segment from SND.NXT below SND.MAX,

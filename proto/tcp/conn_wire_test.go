@@ -12,9 +12,14 @@ import (
 type wire struct {
 	bufs [][]byte
 	n    int
+	// watch, if set, sees each segment's fields and payload length.
+	watch func(f *Fields, o *Options, payload int)
 }
 
 func (w *wire) Emit(f *Fields, o *Options, p1, p2 []byte) {
+	if w.watch != nil {
+		w.watch(f, o, len(p1)+len(p2))
+	}
 	hl := HeaderLen + OptionsLen(o)
 	size := hl + len(p1) + len(p2)
 	if w.n == len(w.bufs) {

@@ -113,7 +113,7 @@ func fieldsOfGopacket(l *layers.TCP) Fields {
 			fl |= x.f
 		}
 	}
-	return Fields{uint16(l.SrcPort), uint16(l.DstPort), Seq(l.Seq), Seq(l.Ack), fl, l.Window, l.Urgent}
+	return Fields{uint16(l.SrcPort), uint16(l.DstPort), Seq(l.Seq), Seq(l.Ack), fl, l.Window, l.Urgent, 0}
 }
 
 func randSegment(r *rand.Rand) (src, dst [4]byte, f Fields, o Options, payload []byte) {
@@ -121,7 +121,7 @@ func randSegment(r *rand.Rand) (src, dst [4]byte, f Fields, o Options, payload [
 		src[j], dst[j] = byte(r.Uint32()), byte(r.Uint32())
 	}
 	f = Fields{uint16(r.Uint32()), uint16(r.Uint32()), Seq(r.Uint32()), Seq(r.Uint32()),
-		Flags(r.Uint32()), uint16(r.Uint32()), uint16(r.Uint32())}
+		Flags(r.Uint32()), uint16(r.Uint32()), uint16(r.Uint32()), 0}
 	o = randOptions(r)
 	payload = make([]byte, r.IntN(300))
 	for j := range payload {

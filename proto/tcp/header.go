@@ -172,6 +172,12 @@ type Fields struct {
 	Flags            Flags
 	Window           uint16 // as sent, already scaled down
 	Urgent           uint16
+
+	// GSOSize is not on the wire: when non-zero, the payload is longer
+	// than one segment may carry, and the link is to cut it into
+	// segments of GSOSize octets each, the last maybe shorter (TCP
+	// segmentation offload; Linux's gso_size). See Config.MaxSegment.
+	GSOSize int
 }
 
 // PutHeader writes a header with the options o (nil for none) at the start

@@ -29,30 +29,30 @@ var golden = []struct {
 	optErr    error
 	canonical bool // the options are laid out as PutOptions does
 }{
-	{"syn.hex", Fields{40000, 80, issC, 0, SYN, 64240, 0}, 40, "", 0x1135,
+	{"syn.hex", Fields{40000, 80, issC, 0, SYN, 64240, 0, 0}, 40, "", 0x1135,
 		Options{MSS: 1460, HasMSS: true, SACKPermitted: true, TS: true, TSVal: tsC, WScale: 7, HasWScale: true}, nil, true},
-	{"syn-ack.hex", Fields{80, 40000, issS, issC + 1, SYN | ACK, 65160, 0}, 40, "", 0x67e2,
+	{"syn-ack.hex", Fields{80, 40000, issS, issC + 1, SYN | ACK, 65160, 0, 0}, 40, "", 0x67e2,
 		Options{MSS: 1460, HasMSS: true, SACKPermitted: true, TS: true, TSVal: tsS, TSEcr: tsC, WScale: 7, HasWScale: true}, nil, true},
-	{"data-ts.hex", Fields{40000, 80, issC + 1, issS + 1, PSH | ACK, 502, 0}, 32, "GET / HTTP/1.0\r\n\r\n", 0xb482,
+	{"data-ts.hex", Fields{40000, 80, issC + 1, issS + 1, PSH | ACK, 502, 0, 0}, 32, "GET / HTTP/1.0\r\n\r\n", 0xb482,
 		Options{TS: true, TSVal: tsC + 5, TSEcr: tsS}, nil, true},
-	{"ack-sack.hex", Fields{80, 40000, issS + 1, issC + 1001, ACK, 501, 0}, 52, "", 0x1d05,
+	{"ack-sack.hex", Fields{80, 40000, issS + 1, issC + 1001, ACK, 501, 0, 0}, 52, "", 0x1d05,
 		Options{TS: true, TSVal: tsS + 40, TSEcr: tsC + 20, NumSACK: 2, SACK: [4]SACKBlock{
 			{issC + 3001, issC + 4001}, {issC + 1501, issC + 2001}}}, nil, true},
-	{"rst.hex", Fields{81, 40000, 0, issC + 1, RST | ACK, 0, 0}, 20, "", 0xaa4c, Options{}, nil, true},
-	{"fin.hex", Fields{40000, 80, issC + 19, issS + 1, FIN | ACK, 502, 0}, 32, "", 0x8f82,
+	{"rst.hex", Fields{81, 40000, 0, issC + 1, RST | ACK, 0, 0, 0}, 20, "", 0xaa4c, Options{}, nil, true},
+	{"fin.hex", Fields{40000, 80, issC + 19, issS + 1, FIN | ACK, 502, 0, 0}, 32, "", 0x8f82,
 		Options{TS: true, TSVal: tsC + 900, TSEcr: tsS + 40}, nil, true},
-	{"zero-checksum.hex", Fields{40000, 80, issC + 1, issS + 1, PSH | ACK, 502, 0}, 20, "zero\xe4\xbe", 0x0000, Options{}, nil, true},
-	{"unknown-option.hex", Fields{40000, 80, issC, 0, SYN, 64240, 0}, 40, "", 0x154b,
+	{"zero-checksum.hex", Fields{40000, 80, issC + 1, issS + 1, PSH | ACK, 502, 0, 0}, 20, "zero\xe4\xbe", 0x0000, Options{}, nil, true},
+	{"unknown-option.hex", Fields{40000, 80, issC, 0, SYN, 64240, 0, 0}, 40, "", 0x154b,
 		Options{MSS: 1460, HasMSS: true}, nil, false},
-	{"opt-len-zero.hex", Fields{40000, 80, issC, 0, SYN, 64240, 0}, 28, "", 0x7faf, Options{}, ErrOptionLength, false},
-	{"opt-len-beyond.hex", Fields{40000, 80, issC, 0, SYN, 64240, 0}, 32, "", 0x3848, Options{}, ErrOptionLength, false},
-	{"opt-truncated.hex", Fields{40000, 80, issC, 0, SYN, 64240, 0}, 24, "", 0x9d68, Options{}, ErrOptionLength, false},
-	{"opt-mss-size.hex", Fields{40000, 80, issC, 0, SYN, 64240, 0}, 24, "", 0x9867, Options{}, ErrOptionSize, false},
+	{"opt-len-zero.hex", Fields{40000, 80, issC, 0, SYN, 64240, 0, 0}, 28, "", 0x7faf, Options{}, ErrOptionLength, false},
+	{"opt-len-beyond.hex", Fields{40000, 80, issC, 0, SYN, 64240, 0, 0}, 32, "", 0x3848, Options{}, ErrOptionLength, false},
+	{"opt-truncated.hex", Fields{40000, 80, issC, 0, SYN, 64240, 0, 0}, 24, "", 0x9d68, Options{}, ErrOptionLength, false},
+	{"opt-mss-size.hex", Fields{40000, 80, issC, 0, SYN, 64240, 0, 0}, 24, "", 0x9867, Options{}, ErrOptionSize, false},
 }
 
 // fieldsOf reads the Fields of a parsed header.
 func fieldsOf(h Header) Fields {
-	return Fields{h.SrcPort(), h.DstPort(), h.Seq(), h.Ack(), h.Flags(), h.Window(), h.Urgent()}
+	return Fields{h.SrcPort(), h.DstPort(), h.Seq(), h.Ack(), h.Flags(), h.Window(), h.Urgent(), 0}
 }
 
 func TestGolden(t *testing.T) {
@@ -282,7 +282,7 @@ func TestPutVerify(t *testing.T) {
 	src, dst := [4]byte{192, 0, 2, 1}, [4]byte{198, 51, 100, 2}
 	for i := range 3000 {
 		f := Fields{uint16(r.Uint32()), uint16(r.Uint32()), Seq(r.Uint32()), Seq(r.Uint32()),
-			Flags(r.Uint32()), uint16(r.Uint32()), uint16(r.Uint32())}
+			Flags(r.Uint32()), uint16(r.Uint32()), uint16(r.Uint32()), 0}
 		o := randOptions(r)
 		hl := HeaderLen + OptionsLen(&o)
 		b := make([]byte, hl+r.IntN(200))
