@@ -1,23 +1,42 @@
-// Compatibility of stacknet's UDP sockets with package net's, scenario by
-// scenario.
+// Compatibility of stacknet's UDP and TCP sockets with package net's,
+// scenario by scenario.
 //
 // # Method
 //
 // stacknet promises that its sockets behave as package net's do on Linux.
 // This package checks the promise empirically. Each scenario is a function
 // func(t *testing.T, e env) that drives sockets through the env interface
-// and records what it observes with e.Note, e.NoteErr and e.NoteAddr. It
-// runs twice, in two worlds:
+// and records what it observes with e.Note, e.NoteErr and e.NoteAddr. The
+// server side is where it listens (ListenPacket, Listen), the client side
+// where it dials (Dial, ClientListenPacket). It runs in up to four worlds:
 //
 //   - "net": the standard library on the kernel's loopback interface; the
-//     peer the scenario talks to listens on 127.0.0.1.
-//   - "stacknet": two stacknet Stacks joined by link.Pipe(1500), a client
-//     at 192.0.2.1/24 and a server at 192.0.2.2/24; scenarios listen on
-//     the server stack and dial from the client stack.
+//     peer the scenario talks to listens on 127.0.0.1. This is the
+//     reference.
+//   - "pipe": two stacknet Stacks joined by link.Pipe(1500), a client at
+//     192.0.2.1/24 and a server at 192.0.2.2/24; scenarios listen on the
+//     server stack and dial from the client stack.
+//   - "tap-client": the client side is a stacknet Stack on a TAP device at
+//     192.0.2.1/24; the server side is the Linux kernel, at 192.0.2.2/24
+//     on the TAP interface's other end, in a network namespace made for
+//     the run (tap_linux_test.go). stacknet dials a real, independent
+//     peer.
+//   - "tap-server": the reverse: the kernel, in the namespace at
+//     192.0.2.1/24, dials a stacknet Stack listening at 192.0.2.2/24.
 //
-// The two recorded outcomes are then compared with cmp.Diff, and any
-// difference fails the test. Package net is the reference: a difference is
-// a stacknet bug unless the scenario says otherwise.
+// The TAP worlds exist only on Linux, and need root: without it they skip
+// (and fail when CI=true, as every test that needs root does). Each run
+// of a scenario in a TAP world gets its own namespace, TAP device and
+// Stack, so scenarios running in parallel share nothing.
+//
+// The outcome of each world is compared with the net world's with
+// cmp.Diff, and any difference fails the world's subtest: a difference is
+// a stacknet bug unless the scenario says otherwise. In the TAP worlds
+// one side of each scenario is the kernel itself, so those worlds also
+// check that what stacknet sends and answers on a real wire makes the
+// kernel's sockets behave as they do against another kernel. A scenario
+// that diverges in a TAP world but not in the pipe world usually points
+// at stacknet's behaviour on the wire rather than at its sockets' API.
 //
 // # What is recorded, and how it is normalised
 //
@@ -46,12 +65,14 @@
 //     assertions would then answer differently.
 //
 // A scenario may also assert facts of its own (t.Errorf), which then hold
-// in both worlds.
+// in every world.
 //
 // A scenario whose divergence is accepted, because stacknet cannot or
 // should not copy package net there, carries the reason in its skip
-// field; COMPAT_NOSKIP=1 runs it anyway. go test -v prints each
-// scenario's outcome in the net world.
+// field (the pipe world) or in its tapSkip field (by TAP world), and is
+// skipped in that world; COMPAT_NOSKIP=1 runs it anyway. A skip can also
+// name a stacknet bug the scenario shows, until it is fixed. The net
+// world always runs; go test -v prints each scenario's outcome there.
 //
 // # Synchronisation
 //
@@ -61,8 +82,13 @@
 // reached a socket is waited for with poll(2) POLLERR on the kernel's
 // socket and with the stack's InErrorsDelivered counter on stacknet's
 // (env.WaitPendingError); datagrams in flight are waited for with poll(2)
-// POLLIN, or with a marker datagram sent each way through the Pipe after
-// them (env.WaitQueued). Timeouts appear only as generous failure guards
+// POLLIN on loopback, or with a marker datagram sent each way after them
+// through the Pipe or the TAP device, both of which deliver in order
+// (env.WaitQueued); TCP data in flight is waited for on loopback with
+// POLLIN, through the Pipe with markers, and through the TAP device by
+// polling the sender's send queue until the receiver has acknowledged all
+// of it: SIOCOUTQ on the kernel's socket, TCPConn.Info on stacknet's
+// (tcpEnv.WaitReadable). Timeouts appear only as generous failure guards
 // and as the deadlines under test.
 //
 // TestHarnessKernelAgainstItself runs every scenario twice in the kernel
@@ -313,10 +339,17 @@ func (*stackEnv) NonLocalAddr() string { return "198.51.100.7" }
 // on the socket.
 func (e *stackEnv) WaitPendingError(t *testing.T, _ net.Conn) {
 	t.Helper()
+	waitICMPDelivered(t, e.client, &e.delivered)
+}
+
+// waitICMPDelivered waits for s's count of ICMP errors delivered to a
+// socket to go above *delivered, and records the new count there.
+func waitICMPDelivered(t *testing.T, s *stacknet.Stack, delivered *uint64) {
+	t.Helper()
 	end := time.Now().Add(guard)
 	for time.Now().Before(end) {
-		if n := e.client.Stats().ICMP.InErrorsDelivered; n > e.delivered {
-			e.delivered = n
+		if n := s.Stats().ICMP.InErrorsDelivered; n > *delivered {
+			*delivered = n
 			return
 		}
 		time.Sleep(time.Millisecond) // polling a condition, not waiting for it to come true
@@ -359,8 +392,22 @@ func (e *stackEnv) WaitQueued(t *testing.T, _ net.PacketConn) {
 type scenario struct {
 	name string
 	run  func(t *testing.T, e env)
-	// skip, when set, says why the scenario's divergence is accepted.
+	// skip, when set, says why the scenario's divergence in the pipe
+	// world is accepted, or names the stacknet bug it shows.
 	skip string
+	// tapSkip says the same for the TAP worlds, by world name
+	// ("tap-client", "tap-server").
+	tapSkip map[string]string
+}
+
+// skipIn returns why the scenario is skipped in world w, or "".
+func (sc scenario) skipIn(w string) string { return skipIn(w, sc.skip, sc.tapSkip) }
+
+func skipIn(w, skip string, tapSkip map[string]string) string {
+	if w == "pipe" {
+		return skip
+	}
+	return tapSkip[w]
 }
 
 // scenarios is the table, filled by the scenarios_*_test.go files.
@@ -371,7 +418,7 @@ func register(s ...scenario) bool {
 	return true
 }
 
-// TestUDPCompat runs every scenario in both worlds and compares.
+// TestUDPCompat runs every scenario in every world and compares.
 func TestUDPCompat(t *testing.T) {
 	if len(scenarios) < 25 {
 		t.Fatalf("only %d scenarios registered", len(scenarios))
@@ -382,41 +429,87 @@ func TestUDPCompat(t *testing.T) {
 			t.Fatalf("scenario %q registered twice", sc.name)
 		}
 		names[sc.name] = true
+		checkTAPSkips(t, sc.name, sc.tapSkip)
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			if sc.skip != "" && os.Getenv("COMPAT_NOSKIP") == "" {
-				t.Skip("divergence: " + sc.skip + " (COMPAT_NOSKIP=1 runs it)")
+			runWorlds(t, sc.run, sc.skipIn)
+		})
+	}
+}
+
+// recordingEnv is an env that keeps its outcome.
+type recordingEnv interface {
+	env
+	outcome() []entry
+}
+
+// world is a world compared with the net world: its name, which is the
+// name of its subtest, and how to make its env for one run of one
+// scenario (it may skip t, when the world cannot run here).
+type world struct {
+	name   string
+	newEnv func(t *testing.T) recordingEnv
+}
+
+// worlds are the worlds compared with the net world: the pipe world, and
+// the TAP worlds where they exist (tapWorlds, on Linux).
+func worlds() []world {
+	return append([]world{{"pipe", func(t *testing.T) recordingEnv { return newStackEnv(t) }}}, tapWorlds()...)
+}
+
+// checkTAPSkips fails t if a scenario's tapSkip names a world that does
+// not exist, so that a typo cannot leave a world's skip unused.
+func checkTAPSkips(t *testing.T, scenario string, tapSkip map[string]string) {
+	t.Helper()
+	for w := range tapSkip {
+		if w != "tap-client" && w != "tap-server" {
+			t.Errorf("scenario %q: tapSkip names no TAP world: %q", scenario, w)
+		}
+	}
+}
+
+// runWorlds runs a scenario in the net world and then in each other
+// world, each in a subtest named after it, and fails a world's subtest if
+// its outcome differs from the net world's. skip returns why a world's
+// divergence is accepted, or "".
+func runWorlds(t *testing.T, run func(t *testing.T, e env), skip func(world string) string) {
+	var want []entry
+	if !t.Run("net", func(t *testing.T) {
+		e := &kernelEnv{t: t}
+		run(t, e)
+		want = e.outcome()
+	}) {
+		return
+	}
+	if testing.Verbose() {
+		t.Logf("net outcome:\n%s", formatOutcome(want))
+	}
+	for _, w := range worlds() {
+		t.Run(w.name, func(t *testing.T) {
+			if reason := skip(w.name); reason != "" && os.Getenv("COMPAT_NOSKIP") == "" {
+				t.Skip("divergence: " + reason + " (COMPAT_NOSKIP=1 runs it)")
 			}
-			want, got := runBoth(t, sc.run)
+			e := w.newEnv(t)
+			run(t, e)
 			if t.Failed() {
 				return
 			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("stacknet diverges from package net (-net +stacknet):\n%s", diff)
+			if diff := cmp.Diff(want, e.outcome()); diff != "" {
+				t.Errorf("stacknet diverges from package net (-net +%s):\n%s", w.name, diff)
 			}
 		})
 	}
 }
 
-// runBoth runs a scenario in both worlds and returns their outcomes.
-func runBoth(t *testing.T, run func(t *testing.T, e env)) (kernel, stack []entry) {
-	t.Run("net", func(t *testing.T) {
-		e := &kernelEnv{t: t}
-		run(t, e)
-		kernel = e.outcome()
-	})
-	t.Run("stacknet", func(t *testing.T) {
-		e := newStackEnv(t)
-		run(t, e)
-		stack = e.outcome()
-	})
-	if testing.Verbose() {
-		t.Logf("net outcome:\n%s", formatOutcome(kernel))
-	}
-	return kernel, stack
+// stacknetServes reports whether e's server side is a stacknet Stack.
+func stacknetServes(e env) bool {
+	s, ok := e.(interface{ stacknetServes() bool })
+	return ok && s.stacknetServes()
 }
+
+func (*stackEnv) stacknetServes() bool { return true }
 
 func formatOutcome(o []entry) string {
 	var b []byte

@@ -106,6 +106,26 @@ func closedPort(t *testing.T, e env) string {
 	return ""
 }
 
+// closedClientPort returns a UDP port that nothing on the client side
+// listens on, on any of its addresses (it is checked free by binding it
+// on 0.0.0.0), chosen as closedPort chooses.
+func closedClientPort(t *testing.T, e env) int {
+	t.Helper()
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		pc, err := e.ClientListenPacket("udp4", hostPort("0.0.0.0", port))
+		if err != nil {
+			continue // in use
+		}
+		if err := pc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return port
+	}
+	t.Fatal("found no free port in [20000, 32000)")
+	return 0
+}
+
 // mustWriteTo sends one datagram or fails the test.
 func mustWriteTo(t *testing.T, pc net.PacketConn, b []byte, to net.Addr) {
 	t.Helper()
@@ -191,14 +211,20 @@ func (b *background) waitBlocked(t *testing.T) bool {
 }
 
 // waitIn waits until parked, given the state and the stack trace of b's
-// goroutine as runtime.Stack prints them, says the call is blocked. It
-// reads the goroutine's state rather than sleeping, and returns false if
-// the call returned instead; what names the call in the failure.
+// goroutine as runtime.Stack prints them, says the call is blocked. A
+// call that b's goroutine makes inside a network namespace (linktest's
+// Kernel.Do, as the TAP worlds' kernel side dials) runs on a goroutine
+// that Do starts while b's waits for it, so that goroutine is looked at
+// too. It reads the goroutine's state rather than sleeping, and returns
+// false if the call returned instead; what names the call in the
+// failure.
 func (b *background) waitIn(t *testing.T, what string, parked func(state, g string) bool) bool {
 	t.Helper()
 	end := time.Now().Add(guard)
 	buf := make([]byte, 1<<20)
-	header := "goroutine " + strconv.FormatUint(b.id, 10) + " ["
+	id := strconv.FormatUint(b.id, 10)
+	header := "goroutine " + id + " ["
+	inNamespace := "created by github.com/stacknet/stacknet/link/linktest.inNewThread in goroutine " + id + "\n"
 	for time.Now().Before(end) {
 		if b.returned() {
 			return false
@@ -209,10 +235,11 @@ func (b *background) waitIn(t *testing.T, what string, parked func(state, g stri
 			continue
 		}
 		for _, g := range strings.Split(string(buf[:n]), "\n\n") {
-			if !strings.HasPrefix(g, header) {
+			if !strings.HasPrefix(g, header) && !strings.Contains(g, inNamespace) {
 				continue
 			}
-			state, _, _ := strings.Cut(g[len(header):], "]")
+			_, state, _ := strings.Cut(g, " [")
+			state, _, _ = strings.Cut(state, "]")
 			state, _, _ = strings.Cut(state, ",")
 			if parked(state, g) {
 				return true

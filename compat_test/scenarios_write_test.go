@@ -18,6 +18,9 @@ var _ = register(
 	scenario{name: "WriteToIPv6OnIPv4Socket", run: writeToIPv6},
 	scenario{name: "WriteToPortZero", run: writeToPortZero},
 	scenario{name: "WriteToUnspecifiedAddr", run: writeToUnspecified},
+	scenario{name: "DialUnspecifiedAddr", run: dialUnspecified},
+	scenario{name: "DialUnspecifiedAddrPortZero", run: dialUnspecifiedPortZero,
+		skip: bugUnspecifiedPortZero, tapSkip: map[string]string{"tap-client": bugUnspecifiedPortZero}},
 	scenario{name: "WriteOnUnconnected", run: writeOnUnconnected},
 	scenario{name: "OversizeDatagram", run: oversize},
 	scenario{name: "LargestDatagram", run: largest},
@@ -179,6 +182,97 @@ func writeToUnspecified(t *testing.T, e env) {
 		e.Note(tc.name+".received", string(buf[:n]))
 		e.NoteErr(tc.name+".ReadFrom", err)
 	}
+}
+
+// Dial("udp", "0.0.0.0:port") connects to this host. Linux routes a
+// destination of 0.0.0.0, from a socket not bound to an address, to
+// 127.0.0.1 from 127.0.0.1 (ip_route_output_key_hash_rcu) and connects
+// the socket there, so RemoteAddr, which package net takes from
+// getpeername(2), is 127.0.0.1:port, not 0.0.0.0:port. To a closed port,
+// the datagram draws a port unreachable from the host itself, which the
+// next Read returns, naming 127.0.0.1; to an open one, on any address of
+// the same host, it arrives, and the reply comes back.
+func dialUnspecified(t *testing.T, e env) {
+	c, err := e.Dial("udp", hostPort("0.0.0.0", closedClientPort(t, e)))
+	e.Note("closed.conn is nil", c == nil)
+	e.NoteErr("closed.Dial", err)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	guardDeadline(t, c)
+	noteDialled(e, "closed", c)
+	n, err := c.Write([]byte("anyone?"))
+	noteN(e, "closed.Write", n, err)
+	if err != nil {
+		return
+	}
+	e.WaitPendingError(t, c)
+	n, err = c.Read(make([]byte, 64))
+	noteN(e, "closed.Read", n, err)
+
+	rx, err := e.ClientListenPacket("udp4", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	guardDeadline(t, rx)
+	c, err = e.Dial("udp", hostPort("0.0.0.0", portOf(t, rx.LocalAddr())))
+	e.NoteErr("open.Dial", err)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	guardDeadline(t, c)
+	noteDialled(e, "open", c)
+	mustWrite(t, c, []byte("to this host"))
+	buf := make([]byte, 64)
+	n, from, err := rx.ReadFrom(buf)
+	e.Note("open.received", string(buf[:n]))
+	e.NoteErr("open.ReadFrom", err)
+	if err != nil {
+		return
+	}
+	e.Note("open.from is the dialler's LocalAddr", from.String() == c.LocalAddr().String())
+	mustWriteTo(t, rx, []byte("reply"), from)
+	n, err = c.Read(buf)
+	e.Note("open.reply", string(buf[:n]))
+	e.NoteErr("open.Read", err)
+}
+
+// bugUnspecifiedPortZero is the stacknet bug DialUnspecifiedAddrPortZero
+// shows where stacknet dials.
+const bugUnspecifiedPortZero = "stacknet bug: Dial(\"udp\", \"0.0.0.0:0\").RemoteAddr() is 127.0.0.1:0, package net's is 0.0.0.0:0 " +
+	"(for port 0 stacknet keeps the dialled address, as package net does when getpeername fails, but after replacing 0.0.0.0 by 127.0.0.1: DialUDP's dialDst runs before newUDPConn)"
+
+// Dial("udp", "0.0.0.0:0"): connect(2) takes port 0 and routes 0.0.0.0
+// to 127.0.0.1 as for any port, but getpeername(2) fails with ENOTCONN
+// for a peer whose port is 0 (inet_getname), so package net's RemoteAddr
+// is the address it dialled, as resolved: 0.0.0.0:0, with a 16-byte IP.
+// Write sends to port 0.
+func dialUnspecifiedPortZero(t *testing.T, e env) {
+	c, err := e.Dial("udp", "0.0.0.0:0")
+	e.NoteErr("Dial", err)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	noteDialled(e, "Dial", c)
+	n, err := c.Write([]byte("x"))
+	noteN(e, "Write", n, err)
+}
+
+// noteDialled records a dialled socket's addresses, and whether each is
+// 127.0.0.1 (which normalisation would hide).
+func noteDialled(e env, key string, c net.Conn) {
+	e.NoteAddr(key+".LocalAddr", c.LocalAddr())
+	e.NoteAddr(key+".RemoteAddr", c.RemoteAddr())
+	loopback := func(a net.Addr) bool {
+		u, ok := a.(*net.UDPAddr)
+		return ok && u != nil && u.IP.Equal(net.IPv4(127, 0, 0, 1))
+	}
+	e.Note(key+".LocalAddr is 127.0.0.1", loopback(c.LocalAddr()))
+	e.Note(key+".RemoteAddr is 127.0.0.1", loopback(c.RemoteAddr()))
 }
 
 // Write on an unconnected socket fails with EDESTADDRREQ.

@@ -81,7 +81,7 @@ var _ = registerTCP(
 		// agree: package net opens a dual-stack IPv6 socket there and
 		// reports [::], while stacknet has no IPv6 (see its package doc)
 		// and reports 0.0.0.0. Recorded: that the address is unspecified,
-		// with a port; asserted in the stacknet world: that it is
+		// with a port; asserted where stacknet listens: that it is
 		// 0.0.0.0.
 		for _, a := range []string{":0", "0.0.0.0:0"} {
 			wl, err := e.Listen("tcp", a)
@@ -90,7 +90,7 @@ var _ = registerTCP(
 			}
 			ta, ok := wl.Addr().(*net.TCPAddr)
 			e.Note("tcp "+a+" listener Addr unspecified with port", ok && ta.IP.IsUnspecified() && ta.Port != 0)
-			if _, stack := e.(*stackEnv); stack && (!ok || !ta.IP.Equal(net.IPv4zero)) {
+			if stacknetServes(e) && (!ok || !ta.IP.Equal(net.IPv4zero)) {
 				t.Errorf("stacknet's tcp %s listener Addr = %v, want 0.0.0.0:port (no IPv6)", a, wl.Addr())
 			}
 			wl.Close()
