@@ -19,8 +19,7 @@ var _ = register(
 	scenario{name: "WriteToPortZero", run: writeToPortZero},
 	scenario{name: "WriteToUnspecifiedAddr", run: writeToUnspecified},
 	scenario{name: "DialUnspecifiedAddr", run: dialUnspecified},
-	scenario{name: "DialUnspecifiedAddrPortZero", run: dialUnspecifiedPortZero,
-		skip: bugUnspecifiedPortZero, tapSkip: map[string]string{"tap-client": bugUnspecifiedPortZero}},
+	scenario{name: "DialUnspecifiedAddrPortZero", run: dialUnspecifiedPortZero},
 	scenario{name: "WriteOnUnconnected", run: writeOnUnconnected},
 	scenario{name: "OversizeDatagram", run: oversize},
 	scenario{name: "LargestDatagram", run: largest},
@@ -239,11 +238,6 @@ func dialUnspecified(t *testing.T, e env) {
 	e.Note("open.reply", string(buf[:n]))
 	e.NoteErr("open.Read", err)
 }
-
-// bugUnspecifiedPortZero is the stacknet bug DialUnspecifiedAddrPortZero
-// shows where stacknet dials.
-const bugUnspecifiedPortZero = "stacknet bug: Dial(\"udp\", \"0.0.0.0:0\").RemoteAddr() is 127.0.0.1:0, package net's is 0.0.0.0:0 " +
-	"(for port 0 stacknet keeps the dialled address, as package net does when getpeername fails, but after replacing 0.0.0.0 by 127.0.0.1: DialUDP's dialDst runs before newUDPConn)"
 
 // Dial("udp", "0.0.0.0:0"): connect(2) takes port 0 and routes 0.0.0.0
 // to 127.0.0.1 as for any port, but getpeername(2) fails with ENOTCONN

@@ -87,6 +87,12 @@ func (s *Stack) DialUDP(ctx context.Context, network string, laddr, raddr netip.
 	if err != nil {
 		return fail(err)
 	}
+	if dst.Port() == 0 {
+		// Linux's getpeername fails for port 0, so package net keeps the
+		// address as dialled, 0.0.0.0 included (newUDPConn saw it made
+		// this host's).
+		c.raddr = resolvedUDPAddr(dst)
+	}
 	return c, nil
 }
 
