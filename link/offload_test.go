@@ -79,3 +79,21 @@ func TestPipeSwapFrames(t *testing.T) {
 		t.Error("no buffer was ever swapped")
 	}
 }
+
+func TestOffloadString(t *testing.T) {
+	for _, tt := range []struct {
+		o    Offload
+		want string
+	}{
+		{0, "none"},
+		{OffloadChecksum, "checksum"},
+		{OffloadTSO | OffloadGRO, "tso|gro"},
+		{OffloadChecksum | OffloadTSO | OffloadGRO, "checksum|tso|gro"},
+		{OffloadGRO | 0x80, "gro|0x80"},
+		{0x40, "0x40"},
+	} {
+		if got := tt.o.String(); got != tt.want {
+			t.Errorf("Offload(%#x).String() = %q, want %q", uint8(tt.o), got, tt.want)
+		}
+	}
+}

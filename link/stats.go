@@ -11,12 +11,31 @@ import "sync/atomic"
 // direction: a frame too long or too short for the link, a frame sent
 // while the peer end was closed (a cut cable), a frame that arrived while
 // the receive queue was full, or a frame the kernel refused.
+//
+// The other counters are those of a device with offloads (a TAP opened
+// WithOffloads), zero elsewhere. RxGSOFrames counts frames read that hold
+// several of the wire's TCP segments in one (virtio-net gso_type TCPV4),
+// TxGSOFrames segments written with WriteSegment for the kernel to cut
+// up; both are in RxFrames and TxFrames too. RxChecksumsCompleted counts
+// frames read whose partial checksum (NEEDS_CSUM) the device completed.
+// The remaining three count frames read and dropped, also counted in
+// Drops: RxChecksumErrors for a wrong TCP checksum the stack would not
+// have checked, RxBadHeaders for a virtio-net header that does not fit its
+// frame (or a read shorter than one), RxTooLong for a frame longer than
+// the buffer it was read into (never delivered truncated).
 type DeviceStats struct {
 	RxFrames uint64
 	RxBytes  uint64
 	TxFrames uint64
 	TxBytes  uint64
 	Drops    uint64
+
+	RxGSOFrames          uint64
+	TxGSOFrames          uint64
+	RxChecksumsCompleted uint64
+	RxChecksumErrors     uint64
+	RxBadHeaders         uint64
+	RxTooLong            uint64
 }
 
 // A StatsReporter is a device that counts its traffic. Every device in
@@ -32,6 +51,11 @@ type counters struct {
 	rxFrames, rxBytes atomic.Uint64
 	txFrames, txBytes atomic.Uint64
 	drops             atomic.Uint64
+
+	rxGSO, txGSO         atomic.Uint64
+	rxCsumCompleted      atomic.Uint64
+	rxCsumErrors         atomic.Uint64
+	rxBadHeaders, rxLong atomic.Uint64
 }
 
 func (c *counters) snapshot() DeviceStats {
@@ -41,6 +65,13 @@ func (c *counters) snapshot() DeviceStats {
 		TxFrames: c.txFrames.Load(),
 		TxBytes:  c.txBytes.Load(),
 		Drops:    c.drops.Load(),
+
+		RxGSOFrames:          c.rxGSO.Load(),
+		TxGSOFrames:          c.txGSO.Load(),
+		RxChecksumsCompleted: c.rxCsumCompleted.Load(),
+		RxChecksumErrors:     c.rxCsumErrors.Load(),
+		RxBadHeaders:         c.rxBadHeaders.Load(),
+		RxTooLong:            c.rxLong.Load(),
 	}
 }
 
@@ -65,5 +96,28 @@ func (c *counters) addTx(frames, bytes, drops uint64) {
 	}
 	if drops != 0 {
 		c.drops.Add(drops)
+	}
+}
+
+// rxOffloadCounts are the offload counters of one ReadFrames call, kept
+// by the reader and added to the shared counters once per call.
+type rxOffloadCounts struct {
+	gso, completed, csumErrors, badHeaders, tooLong uint64
+}
+
+// addRxOffload adds one call's offload counters, and its drops.
+func (c *counters) addRxOffload(r *rxOffloadCounts) {
+	addNonZero(&c.rxGSO, r.gso)
+	addNonZero(&c.rxCsumCompleted, r.completed)
+	addNonZero(&c.rxCsumErrors, r.csumErrors)
+	addNonZero(&c.rxBadHeaders, r.badHeaders)
+	addNonZero(&c.rxLong, r.tooLong)
+	addNonZero(&c.drops, r.csumErrors+r.badHeaders+r.tooLong)
+}
+
+// addNonZero adds n to a, sparing the shared cache line when n is zero.
+func addNonZero(a *atomic.Uint64, n uint64) {
+	if n != 0 {
+		a.Add(n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,11 +15,18 @@ import (
 // side and the stack are two hosts on one wire, so the stack has its own
 // MAC address, not the interface's.
 //
-// TAP implements Device, Namer and StatsReporter.
+// TAP implements Device, Namer, StatsReporter and Offloader, and
+// SegmentWriter, which works when it was opened WithOffloads.
 type TAP struct {
 	fdDevice
 	rs readState
-	fn func(uintptr) bool // t.readSome, bound once
+	fn func(uintptr) bool // t.readSome or t.readVnet, bound once
+
+	vnet     bool        // frames cross the fd behind a virtio-net header
+	offloads Offload     // what the kernel agreed to
+	vr       vnetRead    // the reader's state, guarded by rs.mu
+	wmu      sync.Mutex  // guards wop
+	wop      vnetWriteOp // the writers' state
 }
 
 // OpenTAP attaches to the existing TAP interface called name (see
@@ -28,8 +36,18 @@ type TAP struct {
 // which is removed when the device is closed.
 //
 // The interface's MTU is read once, when it is opened. Frames carry no
-// packet-information header (IFF_NO_PI) and no virtio-net header.
-func OpenTAP(name string) (*TAP, error) {
+// packet-information header (IFF_NO_PI), and no virtio-net header unless
+// opts include WithOffloads, which makes the kernel and the stack
+// exchange TCP segments of up to 64 KiB and leave each other checksums
+// (see WithOffloads and Offloads). Without it the device offers no
+// offloads, and a frame longer than a read buffer is truncated to it.
+func OpenTAP(name string, opts ...TAPOption) (*TAP, error) {
+	var cfg tapConfig
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
 	if name != "" {
 		if err := checkIfName(name); err != nil {
 			return nil, err
@@ -62,7 +80,11 @@ func OpenTAP(name string) (*TAP, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("link: TAP device %q: %w", name, err)
 	}
-	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+	flags := uint16(unix.IFF_TAP | unix.IFF_NO_PI)
+	if cfg.offloads {
+		flags |= unix.IFF_VNET_HDR
+	}
+	ifr.SetUint16(flags)
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 		unix.Close(fd)
 		switch {
@@ -82,21 +104,52 @@ func OpenTAP(name string) (*TAP, error) {
 			return nil, fmt.Errorf("link: TAP device %q: reading its MTU: %w", name, err)
 		}
 	}
+	t := &TAP{}
+	if cfg.offloads {
+		if t.offloads, err = setVnet(fd, cfg.tunFlags); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("link: TAP device %q: %w", name, err)
+		}
+		t.vnet = true
+	} else if err := unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, 0); err != nil {
+		// An interface keeps the offloads of its last user: without
+		// this, one opened WithOffloads before would go on receiving
+		// partial checksums and 64 KiB segments, with no header to say
+		// so.
+		unix.Close(fd)
+		return nil, fmt.Errorf("link: TAP device %q: clearing its offloads (TUNSETOFFLOAD): %w", name, err)
+	}
 	// The fd was opened non-blocking, and only now, after TUNSETIFF, can
 	// it be polled: so only now is it handed to the runtime's poller.
-	t := &TAP{}
 	if err := t.init(fd, name, "TAP device", mtu); err != nil {
 		return nil, err
 	}
 	t.fn = t.readSome
+	if t.vnet {
+		t.fn = t.readVnet
+		t.wop.fn = t.wop.write
+	}
 	return t, nil
 }
 
+// Offloads implements Offloader: OffloadChecksum|OffloadTSO|OffloadGRO
+// for a device opened WithOffloads whose kernel agreed, none otherwise.
+func (t *TAP) Offloads() Offload { return t.offloads }
+
 // ReadFrames implements Device: it reads as many frames as are waiting,
-// up to len(bufs), one read(2) each.
+// up to len(bufs), one read(2) each (readv(2), opened WithOffloads).
+//
+// Opened WithOffloads, a frame longer than its buffer is dropped and
+// counted, not truncated, and so is a frame with a bad TCP checksum that
+// the stack would not check or with a virtio-net header that does not fit
+// it (see DeviceStats).
 func (t *TAP) ReadFrames(bufs [][]byte, sizes []int) (int, error) {
 	t.rs.mu.Lock()
 	n, err := t.read(&t.rs, t.fn, bufs, sizes)
+	if t.vnet {
+		t.stats.addRxOffload(&t.vr.counts)
+		t.vr.counts = rxOffloadCounts{}
+	}
 	t.rs.mu.Unlock()
 	if err != nil && err != ErrClosed {
 		err = t.explain(err)
@@ -104,11 +157,20 @@ func (t *TAP) ReadFrames(bufs [][]byte, sizes []int) (int, error) {
 	return n, err
 }
 
-// WriteFrames implements Device: one write(2) per frame. Frames the kernel
-// refuses, such as those written while its side of the interface is down,
-// are dropped and counted.
+// WriteFrames implements Device: one write(2) per frame (writev(2),
+// opened WithOffloads). Frames the kernel refuses, such as those written
+// while its side of the interface is down, are dropped and counted.
+//
+// With OffloadChecksum the TCP checksum of a TCP/IPv4 frame is left to
+// the device (its field is not read); the frame is not changed.
 func (t *TAP) WriteFrames(frames [][]byte) (int, error) {
-	n, err := t.fdDevice.WriteFrames(frames)
+	var n int
+	var err error
+	if t.vnet {
+		n, err = t.writeVnet(frames, nil, 0)
+	} else {
+		n, err = t.fdDevice.WriteFrames(frames)
+	}
 	if err != nil && err != ErrClosed {
 		err = t.explain(err)
 	}

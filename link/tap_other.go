@@ -14,7 +14,7 @@ type TAP struct{ unsupported }
 
 // OpenTAP attaches to a TAP interface. It is implemented only on Linux;
 // here it returns an error wrapping ErrNotSupported.
-func OpenTAP(name string) (*TAP, error) {
+func OpenTAP(name string, opts ...TAPOption) (*TAP, error) {
 	hint := ""
 	switch runtime.GOOS {
 	case "darwin":
@@ -24,6 +24,12 @@ func OpenTAP(name string) (*TAP, error) {
 	}
 	return nil, fmt.Errorf("link: TAP device %q: TAP devices are supported on Linux only%s: %w", name, hint, ErrNotSupported)
 }
+
+// Offloads implements Offloader: none.
+func (t *TAP) Offloads() Offload { return 0 }
+
+// WriteSegment implements SegmentWriter: it returns ErrNotSupported.
+func (t *TAP) WriteSegment(frame []byte, mss int) error { return ErrNotSupported }
 
 // unsupported is the body of devices that cannot exist on this system.
 // No value of it is ever handed out; its methods exist so that code using

@@ -24,10 +24,11 @@ type Kernel struct {
 // with kernelAddr as its address (none if kernelAddr is the zero Prefix)
 // and the given MTU (0 means 1500), and opens it. Loopback in the
 // namespace is up too. The TAP fd works from any goroutine; the interface
-// stays in the namespace.
+// stays in the namespace. opts are passed to link.OpenTAP (such as
+// link.WithOffloads()).
 //
 // Without root it skips the test, or fails it when CI=true.
-func NewKernelTAP(t testing.TB, kernelAddr netip.Prefix, mtu int) *Kernel {
+func NewKernelTAP(t testing.TB, kernelAddr netip.Prefix, mtu int, opts ...link.TAPOption) *Kernel {
 	t.Helper()
 	requireRoot(t)
 	if mtu == 0 {
@@ -49,7 +50,7 @@ func NewKernelTAP(t testing.TB, kernelAddr netip.Prefix, mtu int) *Kernel {
 		// Attach before bringing the interface up, so that its carrier
 		// is on from the start.
 		step = "opening the TAP device"
-		if k.Dev, err = link.OpenTAP(k.Name); err != nil {
+		if k.Dev, err = link.OpenTAP(k.Name, opts...); err != nil {
 			ns.close()
 			return err
 		}

@@ -20,7 +20,7 @@ type Kernel struct {
 
 // NewKernelTAP skips the test: TAP devices in network namespaces exist
 // only on Linux.
-func NewKernelTAP(t testing.TB, kernelAddr netip.Prefix, mtu int) *Kernel {
+func NewKernelTAP(t testing.TB, kernelAddr netip.Prefix, mtu int, opts ...link.TAPOption) *Kernel {
 	t.Helper()
 	t.Skip("linktest: kernel interop tests need Linux (TAP devices and network namespaces)")
 	return nil
