@@ -8,6 +8,10 @@ import "sync"
 type packetBuf struct {
 	b   []byte
 	vec [1][]byte
+	// gso, when non-zero, says the packet is a TCP segment longer than
+	// the MTU, for a device with link.OffloadTSO to cut into segments of
+	// gso payload octets (tcp.Fields.GSOSize).
+	gso int
 }
 
 // Buffer size classes: a frame on an ordinary link, a frame on a jumbo or
@@ -42,6 +46,7 @@ func (p *bufPool) get(n int) *packetBuf {
 // put returns pb to its pool. After put, pb must not be used.
 func (p *bufPool) put(pb *packetBuf) {
 	pb.vec[0] = nil
+	pb.gso = 0
 	c := cap(pb.b)
 	for i := len(bufClasses) - 1; i >= 0; i-- {
 		if c >= bufClasses[i] {

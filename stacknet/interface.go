@@ -28,8 +28,11 @@ type Interface struct {
 	mtu   int
 	arp   *arp.Cache // nil for the loopback
 	// offload is what the device lets the stack leave undone: with
-	// link.OffloadChecksum, TCP checksums are neither made nor checked.
+	// link.OffloadChecksum, TCP checksums are neither made nor checked;
+	// with link.OffloadTSO, TCP segments up to 64 KiB go to seg, which
+	// cuts them; with link.OffloadGRO, frames read may be that long.
 	offload link.Offload
+	seg     link.SegmentWriter // nil without link.OffloadTSO
 
 	mu     sync.RWMutex
 	groups map[netip.Addr]int // multicast groups joined, with reference counts
@@ -51,6 +54,11 @@ func newInterface(s *Stack, index int, dev link.Device, addr netip.Prefix) *Inte
 		mtu:     dev.MTU(),
 		groups:  make(map[netip.Addr]int),
 		macs:    make(map[ether.Addr]int),
+	}
+	if sw, ok := dev.(link.SegmentWriter); ok && ifc.offload&link.OffloadTSO != 0 {
+		ifc.seg = sw
+	} else {
+		ifc.offload &^= link.OffloadTSO
 	}
 	if n, ok := dev.(link.Namer); ok {
 		ifc.name = n.Name()
@@ -178,6 +186,9 @@ func (i *Interface) hwString() string {
 func (i *Interface) readLoop() {
 	defer i.stack.wg.Done()
 	size := i.mtu + link.HeaderLen(i.kind) + 4 // room for one VLAN tag
+	if i.offload&link.OffloadGRO != 0 {
+		size = max(size, link.MaxOffloadFrame) // segments coalesced by the device
+	}
 	bufs := make([][]byte, readBatch)
 	for j := range bufs {
 		bufs[j] = make([]byte, size)
@@ -256,7 +267,13 @@ func (i *Interface) writeFrame(pb *packetBuf, frame []byte) {
 		h, err := ether.Parse(frame)
 		s.traceEther(i, "ether output", frame, h, err)
 	}
-	if _, err := i.dev.WriteFrames(pb.vec[:]); err != nil {
+	var err error
+	if pb.gso > 0 && len(frame) > i.mtu+link.HeaderLen(i.kind) {
+		err = i.seg.WriteSegment(frame, pb.gso)
+	} else {
+		_, err = i.dev.WriteFrames(pb.vec[:])
+	}
+	if err != nil {
 		add(&s.stats.Link.OutErrors)
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 
+	"github.com/stacknet/stacknet/link"
 	"github.com/stacknet/stacknet/link/linktest"
 )
 
@@ -26,10 +27,10 @@ var (
 )
 
 // kernelPeer brings up a stack on a TAP device whose other side is the
-// kernel in a fresh namespace.
-func kernelPeer(t *testing.T) (*Stack, *Interface, *linktest.Kernel) {
+// kernel in a fresh namespace; opts open the device (link.WithOffloads).
+func kernelPeer(t *testing.T, opts ...link.TAPOption) (*Stack, *Interface, *linktest.Kernel) {
 	t.Helper()
-	k := linktest.NewKernelTAP(t, kernelAddr, 1500)
+	k := linktest.NewKernelTAP(t, kernelAddr, 1500, opts...)
 	s, err := New(Config{})
 	if err != nil {
 		t.Fatal(err)

@@ -67,14 +67,18 @@ func (s *Stack) ipInput(i *Interface, b []byte, lh []byte) {
 		add(&s.stats.IP.InDiscards)
 		return
 	}
+	// A device with checksum offload vouches for the frames it delivers;
+	// a segment put together from fragments it never saw whole, it does
+	// not.
+	trusted := i.offload&link.OffloadChecksum != 0
 	if h.IsFragment() {
 		whole, err := s.reasm.Add(h)
 		if err != nil || whole == nil {
 			return // counted by the reassembler
 		}
-		h = whole
+		h, trusted = whole, false
 	}
-	s.deliver(i, h, bcast)
+	s.deliver(i, h, bcast, trusted)
 }
 
 // hasSourceRoute reports whether the options hold a loose or strict
@@ -139,7 +143,7 @@ func (s *Stack) destination(i *Interface, dst netip.Addr) (bcast, local bool) {
 func (s *Stack) isLocalAddr(a netip.Addr) bool { return s.ifaces.Load().isLocal(a) }
 
 // deliver hands a datagram for this host to its protocol.
-func (s *Stack) deliver(i *Interface, h ipv4.Header, bcast bool) {
+func (s *Stack) deliver(i *Interface, h ipv4.Header, bcast, trusted bool) {
 	switch h.Protocol() {
 	case ipv4.ProtoICMP:
 		add(&s.stats.IP.InDelivers)
@@ -149,7 +153,7 @@ func (s *Stack) deliver(i *Interface, h ipv4.Header, bcast bool) {
 		s.udpInput(i, h, bcast)
 	case ipv4.ProtoTCP:
 		add(&s.stats.IP.InDelivers)
-		s.tcpInput(i, h, bcast)
+		s.tcpInput(i, h, bcast, trusted)
 	default:
 		add(&s.stats.IP.InUnknownProtos)
 		if !bcast {
@@ -269,8 +273,8 @@ func (s *Stack) outputDatagram(r *route, pb *packetBuf, total int) {
 	if s.tracing() {
 		s.trace("ip output", r.ifc, d.String())
 	}
-	if total <= r.mtu {
-		s.linkOutput(r, pb, total)
+	if total <= r.mtu || pb.gso > 0 {
+		s.linkOutput(r, pb, total) // a TSO segment is cut by the device
 		return
 	}
 	var scratch [ipv4.MaxHeaderLen]byte
@@ -309,7 +313,18 @@ func (s *Stack) linkOutput(r *route, pb *packetBuf, n int) {
 			s.ipInput(i, d, nil)
 		}
 	} else {
-		hw, ok := i.arp.Resolve(r.nextHop, frame)
+		queue := frame
+		if pb.gso > 0 {
+			// A TSO segment cannot wait in the queue, which sends plain
+			// frames: it is dropped, and TCP sends it again, MSS-sized.
+			queue = nil
+		}
+		hw, ok := i.arp.Resolve(r.nextHop, queue)
+		if !ok && queue == nil {
+			add(&s.stats.ARP.QueueDrops)
+			s.bufs.put(pb)
+			return
+		}
 		if !ok {
 			// The cache keeps the frame until the neighbour answers.
 			s.bufs.detach(pb)

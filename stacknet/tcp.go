@@ -272,8 +272,9 @@ func (t *tcpStack) removeConn(c *TCPConn) {
 	t.mu.Unlock()
 }
 
-// tcpInput takes a TCP segment for this host (RFC 9293 3.10.7).
-func (s *Stack) tcpInput(i *Interface, h ipv4.Header, bcast bool) {
+// tcpInput takes a TCP segment for this host (RFC 9293 3.10.7); its
+// checksum is checked unless the device vouched for it (trusted).
+func (s *Stack) tcpInput(i *Interface, h ipv4.Header, bcast, trusted bool) {
 	if bcast {
 		// RFC 1122 4.2.3.10: a SYN to a broadcast or multicast address
 		// is discarded; TCP has no use for any such segment.
@@ -288,7 +289,7 @@ func (s *Stack) tcpInput(i *Interface, h ipv4.Header, bcast bool) {
 		return
 	}
 	src4, dst4 := h.Src4(), h.Dst4()
-	if i.offload&link.OffloadChecksum == 0 && th.Verify(src4, dst4) != nil {
+	if !trusted && th.Verify(src4, dst4) != nil {
 		add(&s.stats.TCP.InErrs)
 		add(&s.stats.TCP.InCsumErrors)
 		return
@@ -340,6 +341,7 @@ func (s *Stack) tcpOutput(r *route, src, dst netip.Addr, f *tcp.Fields, o *tcp.O
 	hl := tcp.HeaderLen + tcp.OptionsLen(o)
 	n := hl + len(p1) + len(p2)
 	pb := s.bufs.get(headroom + n)
+	pb.gso = f.GSOSize
 	b := pb.b[headroom : headroom+n]
 	copy(b[hl:], p1)
 	copy(b[hl+len(p1):], p2)

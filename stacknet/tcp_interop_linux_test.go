@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/stacknet/stacknet/link"
 	"github.com/stacknet/stacknet/link/linktest"
 	"github.com/stacknet/stacknet/proto/tcp"
 )
@@ -99,21 +100,41 @@ var roles = []struct {
 
 // TestTCPKernelBulk moves 64 MiB (STACKNET_INTEROP_BYTES) each way at
 // once between the stack and the kernel, checking each stream's SHA-256
-// and length.
+// and length: over a plain TAP device, and over one with the offloads
+// (virtio-net headers: TSO out, coalesced segments in, no checksums),
+// where the device's counters must show both kinds of long segment.
 func TestTCPKernelBulk(t *testing.T) {
 	n := sizeFromEnv(t, envInteropBytes, 64<<20)
-	for _, r := range roles {
-		t.Run(r.name, func(t *testing.T) {
-			s, _, k := kernelPeer(t)
-			sc, kc := kernelConn(t, s, k, r.stackServes, 8000)
-			deadline := transferDeadline(t, n)
-			sc.SetDeadline(deadline)
-			kc.SetDeadline(deadline)
-			start := time.Now()
-			transferBoth(t, sc, kc, n)
-			el := time.Since(start)
-			t.Logf("%d bytes each way in %v (%.0f MB/s each way)", n, el.Round(time.Millisecond), float64(n)/el.Seconds()/1e6)
-		})
+	for _, dev := range []struct {
+		name string
+		opts []link.TAPOption
+	}{{"plain", nil}, {"offload", []link.TAPOption{link.WithOffloads()}}} {
+		for _, r := range roles {
+			t.Run(dev.name+"/"+r.name, func(t *testing.T) {
+				s, _, k := kernelPeer(t, dev.opts...)
+				sc, kc := kernelConn(t, s, k, r.stackServes, 8000)
+				deadline := transferDeadline(t, n)
+				sc.SetDeadline(deadline)
+				kc.SetDeadline(deadline)
+				start := time.Now()
+				transferBoth(t, sc, kc, n)
+				el := time.Since(start)
+				st := k.Dev.Stats()
+				t.Logf("%d bytes each way in %v (%.0f MB/s each way); device: %+v", n, el.Round(time.Millisecond), float64(n)/el.Seconds()/1e6, st)
+				if dev.opts == nil {
+					return
+				}
+				if k.Dev.Offloads() != link.OffloadChecksum|link.OffloadTSO|link.OffloadGRO {
+					t.Fatalf("the TAP device offers %v, want every offload", k.Dev.Offloads())
+				}
+				if st.TxGSOFrames == 0 || st.RxGSOFrames == 0 {
+					t.Errorf("%d segments went out for the kernel to cut and %d coalesced ones came in; want both", st.TxGSOFrames, st.RxGSOFrames)
+				}
+				if st.RxChecksumErrors != 0 || st.RxBadHeaders != 0 || st.RxTooLong != 0 {
+					t.Errorf("the device dropped frames: %+v", st)
+				}
+			})
+		}
 	}
 }
 

@@ -76,7 +76,7 @@ func (s *Stack) dialTCP(ctx context.Context, network string, laddr, raddr netip.
 	}
 	c.setAddrs(local, dst)
 	now := s.now()
-	cfg := s.machineConfig(local, dst, routeMSS(&r), now)
+	cfg := s.machineConfig(local, dst, &r, now)
 	c.tc = tcp.NewConn(&cfg, (*tcpEmitter)(c))
 	add(&s.stats.TCP.ActiveOpens)
 	fx := c.settleLocked(c.tc.Open(now))

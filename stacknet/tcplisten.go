@@ -219,7 +219,7 @@ func (l *TCPListener) synReceived(k tcpKey, local, remote netip.AddrPort, seg *t
 		return true
 	}
 	c.ln = l
-	cfg := s.machineConfig(local, remote, routeMSS(&r), now)
+	cfg := s.machineConfig(local, remote, &r, now)
 	c.tc = tcp.NewConn(&cfg, (*tcpEmitter)(c))
 	fx := c.settleLocked(c.tc.AcceptSYN(seg, now))
 	c.mu.Unlock()
@@ -330,7 +330,7 @@ func (l *TCPListener) cookieACK(k tcpKey, local, remote netip.AddrPort, seg *tcp
 		return true
 	}
 	c.ln = l
-	cfg := s.machineConfig(local, remote, routeMSS(&r), now)
+	cfg := s.machineConfig(local, remote, &r, now)
 	cfg.ISS = seg.Ack.Add(-1)
 	c.tc = tcp.NewConn(&cfg, (*tcpEmitter)(c))
 	fx := c.settleLocked(c.tc.AcceptCookie(p, seg, now))

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stacknet/stacknet/link"
 	"github.com/stacknet/stacknet/proto/ipv4"
 	"github.com/stacknet/stacknet/proto/tcp"
 	"github.com/stacknet/stacknet/timers"
@@ -112,11 +113,21 @@ func routeMSS(r *route) int {
 	return min(r.mtu, ipv4.MaxDatagram) - ipv4.HeaderLen - tcp.HeaderLen
 }
 
+// maxTSOSegment is the most payload one TCP segment for a device with
+// link.OffloadTSO carries: an IPv4 datagram of the largest total length,
+// less the IPv4 header and a TCP header with the most options.
+const maxTSOSegment = ipv4.MaxDatagram - ipv4.HeaderLen - tcp.HeaderLen - 40
+
 // machineConfig is the configuration of a connection from local to
-// remote opened at now.
-func (s *Stack) machineConfig(local, remote netip.AddrPort, mss int, now time.Time) tcp.Config {
+// remote along r, opened at now.
+func (s *Stack) machineConfig(local, remote netip.AddrPort, r *route, now time.Time) tcp.Config {
 	t := &s.cfg.TCP
+	mss, maxSeg := routeMSS(r), 0
+	if r.ifc.offload&link.OffloadTSO != 0 {
+		maxSeg = maxTSOSegment
+	}
 	return tcp.Config{
+		MaxSegment:    maxSeg,
 		Local:         local,
 		Remote:        remote,
 		ISS:           s.tcp.isn.ISN(local, remote, now),
