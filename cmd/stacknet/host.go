@@ -27,6 +27,7 @@ type host struct {
 	captured *link.Captured // nil without a capture
 	pcap     *os.File       // the capture's file
 	pcapPath string
+	offload  link.Offload // what the device offers the stack
 }
 
 // hostConfig says how to build a host.
@@ -68,6 +69,9 @@ func newHost(cfg hostConfig) (h *host, err error) {
 		h.impaired = link.Impair(dev, h.seed, cfg.impair, cfg.impair)
 		dev = h.impaired
 	}
+	if cfg.impair == (link.Impairment{}) && cfg.pcap == "" {
+		h.offload = link.OffloadsOf(dev) // the wrappers hide a device's offloads
+	}
 	if cfg.pcap != "" {
 		if h.pcap, err = os.Create(cfg.pcap); err != nil {
 			return nil, fmt.Errorf("creating the capture file: %w", err)
@@ -78,7 +82,9 @@ func newHost(cfg hostConfig) (h *host, err error) {
 		}
 		dev = h.captured
 	}
-	if cfg.ifname != "" {
+	if n, ok := dev.(link.Namer); cfg.ifname != "" && (!ok || n.Name() != cfg.ifname) {
+		// Renamed only when it must be: the wrapper would hide the
+		// device's offloads, which a TAP device delivers frames for.
 		dev = named{dev, cfg.ifname}
 	}
 	if h.stack, err = stacknet.New(stacknet.Config{Logger: cfg.logger}); err != nil {
@@ -140,6 +146,9 @@ func (h *host) describeWire(w io.Writer, indent string) {
 	}
 	if h.captured != nil {
 		fmt.Fprintf(w, "%scapturing %s's frames to %s\n", indent, h.ifc.Name(), h.pcapPath)
+	}
+	if h.offload&link.OffloadTSO != 0 {
+		fmt.Fprintf(w, "%soffloads: %v (64 KiB TCP segments each way; --no-offload for plain frames)\n", indent, h.offload)
 	}
 }
 
@@ -227,6 +236,7 @@ type deviceFlags struct {
 	gateway     netip.Addr
 	pcap        string
 	trace       bool
+	noOffload   bool
 	impair      impairFlags
 }
 
@@ -251,6 +261,7 @@ func (f *deviceFlags) register(fs *flagSet) {
 	})
 	fs.StringVar(&f.pcap, "pcap", "", "write every frame the stack sends or receives to `FILE`, for tcpdump -r or Wireshark")
 	fs.BoolVar(&f.trace, "trace", false, "log every packet's headers to stderr")
+	fs.BoolVar(&f.noOffload, "no-offload", false, "send and receive plain frames on the TAP device, without its offloads (64 KiB TCP segments each way, checksums left undone), which --pcap and the impairments turn off anyway")
 	f.impair.register(fs, false)
 }
 
@@ -283,7 +294,13 @@ func (f *deviceFlags) open(stderr io.Writer) (*host, error) {
 	var dev link.Device
 	var name string
 	if f.tap != "" {
-		t, err := link.OpenTAP(f.tap)
+		var opts []link.TAPOption
+		if !f.noOffload && f.pcap == "" && imp == (link.Impairment{}) {
+			// A capture or an impairment sees each wire frame: the
+			// stack then works with plain frames.
+			opts = append(opts, link.WithOffloads())
+		}
+		t, err := link.OpenTAP(f.tap, opts...)
 		if err != nil {
 			return nil, err
 		}
