@@ -110,3 +110,68 @@ func TestTCPChecksumOffload(t *testing.T) {
 		})
 	}
 }
+
+// TestTCPOffloadReassembledChecked: a device with checksum offload
+// vouches for the segments it delivers, but not for one put together
+// from IP fragments, which it never saw whole: such a segment's checksum
+// is checked, and a wrong one dropped and counted.
+func TestTCPOffloadReassembledChecked(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		fragmented bool
+		wantErrs   uint64
+	}{
+		{"whole", false, 0},
+		{"fragmented", true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			da, db := link.Pipe(1500, link.WithChecksumOffload())
+			s, err := New(Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ifc, err := s.AddInterface(db, addrB)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dstMAC, _ := ether.AddrFrom(ifc.HardwareAddr())
+			srcMAC := ether.Addr{0x02, 0, 0, 0, 0, 0x0a}
+			// A SYN to a closed port, its checksum field zero (wrong).
+			seg := make([]byte, tcp.HeaderLen+16)
+			tcp.PutHeader(seg, tcp.Fields{SrcPort: 40000, DstPort: 9, Seq: 1, Flags: tcp.SYN, Window: 1000}, nil)
+			pieces := [][2]int{{0, len(seg)}}
+			if tc.fragmented {
+				pieces = [][2]int{{0, 16}, {16, len(seg)}}
+			}
+			for _, p := range pieces {
+				f := make([]byte, ether.HeaderLen+ipv4.HeaderLen+p[1]-p[0])
+				ether.Put(f, dstMAC, srcMAC, ether.TypeIPv4)
+				fl := uint16(0)
+				if p[1] < len(seg) {
+					fl = ipv4.FlagMF
+				}
+				ipv4.PutHeader(f[ether.HeaderLen:], ipv4.Fields{TotalLen: ipv4.HeaderLen + p[1] - p[0], ID: 7, Flags: fl,
+					FragOff: p[0], TTL: 64, Protocol: ipv4.ProtoTCP, Src: addrA.Addr(), Dst: addrB.Addr()})
+				copy(f[ether.HeaderLen+ipv4.HeaderLen:], seg[p[0]:p[1]])
+				if _, err := da.WriteFrames([][]byte{f}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for s.Stats().IP.InDelivers == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the segment was not delivered to TCP")
+				}
+				time.Sleep(time.Millisecond) // polling a counter
+			}
+			st := s.Stats().TCP
+			if st.InCsumErrors != tc.wantErrs {
+				t.Errorf("%d TCP checksum errors, want %d", st.InCsumErrors, tc.wantErrs)
+			}
+			if tc.wantErrs == 0 && st.InSegs == 0 {
+				t.Error("the segment the device vouched for was not taken in")
+			}
+		})
+	}
+}
