@@ -3,6 +3,7 @@ package link
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"net/netip"
 	"testing"
 
@@ -224,7 +225,7 @@ func TestCompleteChecksum(t *testing.T) {
 		{10, -1, 0},
 		{10, 0, -1},
 		{0, 0, 0},
-		{10, 1 << 62, 1 << 62},
+		{10, math.MaxInt, math.MaxInt},
 		{10, 0, 1}, // odd: not a 16-bit word of the sum
 		{10, 1, 3},
 	} {
