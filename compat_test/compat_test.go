@@ -376,15 +376,23 @@ func (e *stackEnv) WaitQueued(t *testing.T, _ net.PacketConn) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tx.WriteTo([]byte("marker"), rx.LocalAddr()); err != nil {
-			t.Fatal(err)
-		}
-		guardDeadline(t, rx)
-		if _, _, err := rx.ReadFrom(make([]byte, 16)); err != nil {
-			t.Fatalf("marker: %v", err)
-		}
-		rx.Close()
-		tx.Close()
+		passMarker(t, tx, rx)
+	}
+}
+
+// passMarker sends a marker datagram from tx to rx, waits for it, and
+// closes both: on a FIFO path, what tx's side sent before has then been
+// delivered too.
+func passMarker(t *testing.T, tx, rx net.PacketConn) {
+	t.Helper()
+	defer tx.Close()
+	defer rx.Close()
+	if _, err := tx.WriteTo([]byte("marker"), rx.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	guardDeadline(t, rx)
+	if _, _, err := rx.ReadFrom(make([]byte, 16)); err != nil {
+		t.Fatalf("marker: %v", err)
 	}
 }
 

@@ -196,15 +196,7 @@ func (e *tapEnv) WaitQueued(t *testing.T, _ net.PacketConn) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tx.WriteTo([]byte("marker"), rx.LocalAddr()); err != nil {
-			t.Fatal(err)
-		}
-		guardDeadline(t, rx)
-		if _, _, err := rx.ReadFrom(make([]byte, 16)); err != nil {
-			t.Fatalf("marker: %v", err)
-		}
-		rx.Close()
-		tx.Close()
+		passMarker(t, tx, rx)
 	}
 }
 
