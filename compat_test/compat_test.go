@@ -409,13 +409,12 @@ type scenario struct {
 }
 
 // skipIn returns why the scenario is skipped in world w, or "".
-func (sc scenario) skipIn(w string) string { return skipIn(w, sc.skip, sc.tapSkip) }
-
-func skipIn(w, skip string, tapSkip map[string]string) string {
+// skipIn is the reason the scenario is skipped in world w, if any.
+func (sc scenario) skipIn(w string) string {
 	if w == "pipe" {
-		return skip
+		return sc.skip
 	}
-	return tapSkip[w]
+	return sc.tapSkip[w]
 }
 
 // scenarios is the table, filled by the scenarios_*_test.go files.
@@ -427,19 +426,24 @@ func register(s ...scenario) bool {
 }
 
 // TestUDPCompat runs every scenario in every world and compares.
-func TestUDPCompat(t *testing.T) {
-	if len(scenarios) < 25 {
-		t.Fatalf("only %d scenarios registered", len(scenarios))
+func TestUDPCompat(t *testing.T) { runSuite(t, "UDP", scenarios) }
+
+// runSuite checks a table of scenarios (enough of them, no name twice,
+// skips only for worlds that exist), then runs each in every world, in
+// parallel, comparing each world's outcome with package net's.
+func runSuite(t *testing.T, kind string, table []scenario) {
+	if len(table) < 25 {
+		t.Fatalf("only %d %s scenarios registered", len(table), kind)
 	}
 	names := map[string]bool{}
-	for _, sc := range scenarios {
+	for _, sc := range table {
 		if names[sc.name] {
 			t.Fatalf("scenario %q registered twice", sc.name)
 		}
 		names[sc.name] = true
 		checkTAPSkips(t, sc.name, sc.tapSkip)
 	}
-	for _, sc := range scenarios {
+	for _, sc := range table {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			runWorlds(t, sc.run, sc.skipIn)

@@ -108,8 +108,6 @@ type tcpScenario struct {
 	tapSkip map[string]string
 }
 
-func (sc tcpScenario) skipIn(w string) string { return skipIn(w, sc.skip, sc.tapSkip) }
-
 // tcpScenarios is the table, filled by the tcp_*_test.go files.
 var tcpScenarios []tcpScenario
 
@@ -124,23 +122,11 @@ func (sc tcpScenario) generic() func(*testing.T, env) {
 
 // TestTCPCompat runs every TCP scenario in every world and compares.
 func TestTCPCompat(t *testing.T) {
-	if len(tcpScenarios) < 25 {
-		t.Fatalf("only %d TCP scenarios registered", len(tcpScenarios))
+	table := make([]scenario, len(tcpScenarios))
+	for k, sc := range tcpScenarios {
+		table[k] = scenario{name: sc.name, run: sc.generic(), skip: sc.skip, tapSkip: sc.tapSkip}
 	}
-	names := map[string]bool{}
-	for _, sc := range tcpScenarios {
-		if names[sc.name] {
-			t.Fatalf("scenario %q registered twice", sc.name)
-		}
-		names[sc.name] = true
-		checkTAPSkips(t, sc.name, sc.tapSkip)
-	}
-	for _, sc := range tcpScenarios {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			runWorlds(t, sc.generic(), sc.skipIn)
-		})
-	}
+	runSuite(t, "TCP", table)
 }
 
 // TestTCPHarnessKernelAgainstItself is TestHarnessKernelAgainstItself for
